@@ -1,0 +1,48 @@
+/** The longest a `Retry-After` header can make us wait (SPEC: a cap of at least 30 s). */
+export const RETRY_AFTER_CAP_MS = 30_000;
+
+/**
+ * The wait before retry number `attempt` (0-based): the server's `Retry-After`
+ * (seconds or an HTTP date) when it sent one, capped; otherwise exponential
+ * backoff with "equal jitter", so the wait lies in [base·2^n / 2, base·2^n].
+ */
+export function retryDelay(
+  attempt: number,
+  baseMs: number,
+  retryAfter: string | null,
+  now: number,
+  random: () => number = Math.random,
+): number {
+  const fromHeader = parseRetryAfter(retryAfter, now);
+  if (fromHeader !== undefined) return Math.min(fromHeader, RETRY_AFTER_CAP_MS);
+  const ceiling = baseMs * 2 ** attempt;
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** Milliseconds to wait from a `Retry-After` value, or `undefined` when unusable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` as soon as the signal
+ * aborts. Only this caller stops waiting: `promise` itself goes on.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -1,0 +1,94 @@
+import type { TokenProvider } from "./client.ts";
+import { PropQAuthError } from "./errors.ts";
+
+const MAX_REDIRECTS = 20;
+// What fetch writes itself for a string body; not a caller's choice of type.
+const INFERRED_TEXT = "text/plain;charset=UTF-8";
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/** Bodies for which fetch infers a Content-Type that must be kept (a multipart boundary, say). */
+function bringsOwnType(body: BodyInit | null | undefined): boolean {
+  return body instanceof FormData || body instanceof URLSearchParams || (body instanceof Blob && body.type !== "");
+}
+
+async function discard(response: Response): Promise<void> {
+  await response.body?.cancel().catch(() => {});
+}
+
+/**
+ * Sends `input` to the API with the client's token: resolves relative paths
+ * against `baseUrl`, refuses other origins, follows same-origin redirects
+ * itself (a token never travels to another origin) and, on a 401, retries
+ * once with a fresh token when the body can be replayed.
+ */
+export async function sendWithToken(
+  tokens: TokenProvider,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+): Promise<Response> {
+  const { baseUrl, fetch } = tokens.config;
+  const request = input instanceof Request ? input : undefined;
+  let url = new URL(request?.url ?? input as string | URL, baseUrl);
+  if (url.origin !== baseUrl.origin) {
+    throw new PropQAuthError(
+      `Refusing to send the PropQ token to ${url.origin}: only ${baseUrl.origin} receives it`,
+      { code: "foreign_origin" },
+    );
+  }
+
+  const headers = new Headers(init?.headers ?? request?.headers);
+  const contentType = headers.get("content-type");
+  const ownBody = init?.body;
+  if (contentType === null ? !bringsOwnType(ownBody) : request !== undefined && contentType === INFERRED_TEXT) {
+    headers.set("content-type", "application/json");
+  }
+  if (!headers.has("accept")) headers.set("accept", "application/json");
+
+  let method = init?.method ?? request?.method ?? "GET";
+  let body: BodyInit | null | undefined = ownBody;
+  if (body === undefined && request?.body != null) body = await request.blob();
+  // A stream is read as it is sent: it cannot be sent a second time.
+  const replayable = !(body instanceof ReadableStream);
+  const signal = init?.signal ?? request?.signal;
+  const redirect = init?.redirect ?? request?.redirect ?? "follow";
+
+  let token = await tokens.get(signal ? { signal } : undefined);
+  let retried = false;
+  for (let redirects = 0;;) {
+    headers.set("authorization", `Bearer ${token}`);
+    const response = await fetch(url, { ...init, method, headers, body, signal, redirect: "manual" });
+
+    if (response.status === 401 && !retried && replayable) {
+      retried = true;
+      await discard(response);
+      token = await tokens.replace(token, signal ?? undefined);
+      continue;
+    }
+    if (!isRedirect(response.status) || redirect === "manual") return response;
+    const location = response.headers.get("location");
+    if (location === null) return response;
+    if (redirect === "error") {
+      await discard(response);
+      throw new TypeError(`Redirect from ${url.pathname} refused: the request's redirect mode is "error"`);
+    }
+    const next = new URL(location, url);
+    // Not followed: the token stays home, and the caller sees the 3xx.
+    if (next.origin !== baseUrl.origin) return response;
+    if (++redirects > MAX_REDIRECTS) {
+      await discard(response);
+      throw new TypeError(`Too many redirects (more than ${MAX_REDIRECTS})`);
+    }
+    const { status } = response;
+    if ((status === 303 && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+      method = "GET";
+      body = undefined;
+    } else if (!replayable && body != null) {
+      return response;
+    }
+    await discard(response);
+    url = next;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * A local PropQ-compatible server for tests: the token endpoint with PropQ's
+ * exact answers, the update-by-name route, scripted faults and recordings.
+ * Built on `node:http`, so it runs on Deno, Node and Bun.
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Buffer } from "node:buffer";
+import type { AddressInfo, Socket } from "node:net";
+
+/** Options of {@linkcode startTestServer}. */
+export interface TestServerOptions {
+  /** The client id the server accepts. Default: a random positive integer. */
+  clientId?: number;
+  /** The secret the server accepts. Default: a random string. */
+  clientSecret?: string;
+  /**
+   * The `expires_in` the server answers, in seconds (PropQ: 2592000, 30 days).
+   * `null` leaves the field out, so clients fall back to the JWT's `exp`.
+   */
+  expiresIn?: number | string | null;
+  /** Delay before every token answer, in ms. Default 0. */
+  tokenDelayMs?: number;
+  /** The port on 127.0.0.1. Default 0: any free port. */
+  port?: number;
+}
+
+/** A scripted answer that replaces the server's next normal one. */
+export interface ScriptedResponse {
+  /** HTTP status. Default 200. */
+  status?: number;
+  /** A string is sent as it is; anything else as JSON. Default: no body. */
+  body?: unknown;
+  /** Extra response headers, e.g. `{ "retry-after": "1" }`. */
+  headers?: Record<string, string>;
+  /** Wait this long before answering, in ms. */
+  delayMs?: number;
+  /** Drop the connection without any answer: a network error for the client. */
+  destroy?: boolean;
+}
+
+/** One request as the server received it. */
+export interface RecordedRequest {
+  /** HTTP method. */
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** Headers, names lower-cased. */
+  headers: Record<string, string>;
+  /** The raw body. */
+  body: string;
+}
+
+/** A running test server, from {@linkcode startTestServer}. */
+export interface TestServer {
+  /** The API's base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly baseUrl: string;
+  /** The token endpoint, `${baseUrl}/oauth/token`. */
+  readonly tokenUrl: string;
+  /** The accepted client id. */
+  readonly clientId: number;
+  /** The accepted client secret. */
+  readonly clientSecret: string;
+  /** How many requests reached the token endpoint. */
+  readonly tokenRequests: number;
+  /** How many requests reached any other route. */
+  readonly apiRequests: number;
+  /** Every request received, in order. */
+  readonly requests: readonly RecordedRequest[];
+  /** Every token issued, in order. */
+  readonly issuedTokens: readonly string[];
+  /** Queues answers for the next token requests, in order. */
+  scriptToken(...responses: ScriptedResponse[]): void;
+  /** Queues answers for the next API requests that pass the token check, in order. */
+  scriptApi(...responses: ScriptedResponse[]): void;
+  /** Makes every token issued so far invalid: the API answers 401 to them. */
+  revokeTokens(): void;
+  /** Stops the server and closes its connections. */
+  close(): Promise<void>;
+}
+
+const BAD_REQUEST_MESSAGE =
+  "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.";
+const UPDATE_ROUTE = /^\/v1\/developments\/([^/]+)\/units\/update-by-name$/;
+
+function base64url(text: string | Uint8Array): string {
+  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomSecret(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(30)));
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+  const type = typeof body === "string" ? "text/plain; charset=utf-8" : "application/json";
+  res.writeHead(status, { "content-type": type, "content-length": String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    req.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function validateUnit(body: unknown): Record<string, string[]> {
+  const errors: Record<string, string[]> = {};
+  const unit = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  if (typeof unit.UntName !== "string" || unit.UntName === "") errors.UntName = ["The unt name field is required."];
+  if (![1, 2, 4, 8].includes(unit.UntStatus as number)) errors.UntStatus = ["The selected unt status is invalid."];
+  if (typeof unit.UntPrice !== "number" || unit.UntPrice < 0) errors.UntPrice = ["The unt price must be a number."];
+  if (!Array.isArray(unit.UntDirections) || !unit.UntDirections.every((d) => typeof d === "string")) {
+    errors.UntDirections = ["The unt directions must be an array."];
+  }
+  return errors;
+}
+
+/**
+ * Starts a PropQ-compatible server on 127.0.0.1: `POST /oauth/token` answers
+ * exactly as PropQ does (200 token, 400 `invalid_request`, 401
+ * `invalid_client`), `POST /v1/developments/{id}/units/update-by-name` checks
+ * the Bearer token, the JSON Content-Type (else a 302, as PropQ does), the
+ * method (else 419) and the body (else 422 with `errors`). Every other path
+ * answers 404 once the token checks out.
+ *
+ * @param options Credentials to accept, token lifetime, delays, port.
+ * @returns The running server; close it when done.
+ *
+ * @example Counting token requests in your own test
+ * ```ts
+ * import { startTestServer } from "@propq/auth/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const server = await startTestServer({ expiresIn: 7200 });
+ * const response = await fetch(server.tokenUrl, {
+ *   method: "POST",
+ *   headers: { "content-type": "application/x-www-form-urlencoded" },
+ *   body: new URLSearchParams({
+ *     grant_type: "client_credentials",
+ *     client_id: String(server.clientId),
+ *     client_secret: server.clientSecret,
+ *   }),
+ * });
+ * const body = await response.json();
+ * assert.equal(body.expires_in, 7200);
+ * assert.equal(server.tokenRequests, 1);
+ * await server.close();
+ * ```
+ */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const clientId = options.clientId ?? 1000 + Math.floor(Math.random() * 9000);
+  const clientSecret = options.clientSecret ?? randomSecret();
+  const expiresIn = options.expiresIn === undefined ? 2592000 : options.expiresIn;
+  const requests: RecordedRequest[] = [];
+  const issuedTokens: string[] = [];
+  const valid = new Map<string, number>(); // token → expiry in epoch ms
+  const tokenScript: ScriptedResponse[] = [];
+  const apiScript: ScriptedResponse[] = [];
+  const sockets = new Set<Socket>();
+  let tokenRequests = 0;
+  let apiRequests = 0;
+
+  function issueToken(): string {
+    const lifetime = typeof expiresIn === "number" ? expiresIn : Number(expiresIn ?? 3600) || 3600;
+    const exp = Math.floor(Date.now() / 1000) + lifetime;
+    const jti = issuedTokens.length + 1;
+    const token = [
+      base64url(JSON.stringify({ typ: "JWT", alg: "none" })),
+      base64url(JSON.stringify({ aud: String(clientId), jti, exp })),
+      base64url(crypto.getRandomValues(new Uint8Array(16))),
+    ].join(".");
+    issuedTokens.push(token);
+    valid.set(token, exp * 1000);
+    return token;
+  }
+
+  async function play(res: ServerResponse, scripted: ScriptedResponse): Promise<void> {
+    if (scripted.delayMs) await new Promise((resolve) => setTimeout(resolve, scripted.delayMs));
+    if (scripted.destroy) {
+      res.socket?.destroy();
+      return;
+    }
+    send(res, scripted.status ?? 200, scripted.body, scripted.headers);
+  }
+
+  async function token(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    tokenRequests++;
+    if (options.tokenDelayMs) await new Promise((resolve) => setTimeout(resolve, options.tokenDelayMs));
+    const scripted = tokenScript.shift();
+    if (scripted !== undefined) return play(res, scripted);
+    if (req.method !== "POST") return send(res, 405, { message: "The GET method is not supported for this route." });
+    const form = new URLSearchParams(body);
+    const type = req.headers["content-type"] ?? "";
+    const missing = !type.startsWith("application/x-www-form-urlencoded")
+      ? "grant_type"
+      : form.get("grant_type") !== "client_credentials"
+      ? "grant_type"
+      : !/^\d+$/.test(form.get("client_id") ?? "")
+      ? "client_id"
+      : undefined;
+    if (missing !== undefined) {
+      return send(res, 400, {
+        error: "invalid_request",
+        message: BAD_REQUEST_MESSAGE,
+        hint: `Check the \`${missing}\` parameter`,
+      });
+    }
+    if (form.get("client_id") !== String(clientId) || form.get("client_secret") !== clientSecret) {
+      return send(res, 401, { error: "invalid_client", message: "Client authentication failed" });
+    }
+    const answer: Record<string, unknown> = { token_type: "Bearer", access_token: issueToken() };
+    if (expiresIn !== null) answer.expires_in = expiresIn;
+    send(res, 200, answer);
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, path: string, body: string): Promise<void> {
+    apiRequests++;
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const expiry = bearer === undefined ? undefined : valid.get(bearer);
+    if (expiry === undefined || expiry <= Date.now()) return send(res, 401, { message: "Unauthenticated." });
+    if (!(req.headers["content-type"] ?? "").startsWith("application/json")) {
+      return send(res, 302, undefined, { location: `http://127.0.0.1:${port}/` });
+    }
+    const scripted = apiScript.shift();
+    if (scripted !== undefined) return play(res, scripted);
+    const route = UPDATE_ROUTE.exec(path.split("?")[0]);
+    if (route === null) return send(res, 404, { message: "Not Found" });
+    if (req.method !== "POST") return send(res, 419, { message: "Method not allowed." });
+    let unit: unknown;
+    try {
+      unit = JSON.parse(body);
+    } catch {
+      return send(res, 400, { message: "The request body is not valid JSON." });
+    }
+    const errors = validateUnit(unit);
+    if (Object.keys(errors).length > 0) return send(res, 422, { message: "The given data was invalid.", errors });
+    send(res, 200, { success: true, development_id: decodeURIComponent(route[1]), unit });
+  }
+
+  const server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      const path = req.url ?? "/";
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+      }
+      requests.push({ method: req.method ?? "GET", path, headers, body });
+      if (path.split("?")[0] === "/oauth/token") await token(req, res, body);
+      else await api(req, res, path, body);
+    } catch {
+      if (!res.headersSent) send(res, 500, { message: "Server Error" });
+    }
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  return {
+    baseUrl,
+    tokenUrl: `${baseUrl}/oauth/token`,
+    clientId,
+    clientSecret,
+    get tokenRequests() {
+      return tokenRequests;
+    },
+    get apiRequests() {
+      return apiRequests;
+    },
+    requests,
+    issuedTokens,
+    scriptToken: (...responses) => void tokenScript.push(...responses),
+    scriptApi: (...responses) => void apiScript.push(...responses),
+    revokeTokens: () => valid.clear(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The token source: one OAuth2 client-credentials request to PropQ
+ * (RFC 6749 §4.4), with a time limit and retries of transient failures.
+ *
+ * @module
+ */
+
+import type { Config } from "./_config.ts";
+import { retryDelay, sleep } from "./_retry.ts";
+import { parseTokenResponse } from "./_token_response.ts";
+import { PropQAuthError } from "./errors.ts";
+import type { CachedToken } from "./token_cache.ts";
+
+type SourceConfig = Pick<
+  Config,
+  "clientId" | "clientSecret" | "tokenUrl" | "timeoutMs" | "maxRetries" | "retryDelayMs" | "fetch" | "now"
+>;
+
+/** A failure worth another attempt, with what the server said about when. */
+class Transient {
+  constructor(readonly error: PropQAuthError, readonly retryAfter: string | null = null) {}
+}
+
+const MAX_TEXT = 200;
+
+/** Keeps server-supplied text short and free of the secret, for error messages. */
+function clean(text: unknown, secret: string): string | undefined {
+  if (typeof text !== "string" || text === "") return undefined;
+  return text.replaceAll(secret, "[redacted]").slice(0, MAX_TEXT);
+}
+
+function refused(response: Response, text: string, secret: string): PropQAuthError {
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === "object" && parsed !== null) body = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): an http_error with the status alone.
+  }
+  const code = clean(body.error, secret);
+  const description = clean(body.message, secret) ?? clean(body.error_description, secret);
+  const hint = clean(body.hint, secret);
+  const message = `Cannot obtain token: server responded ${response.status}` +
+    (code ? ` ${code}` : "") + (description ? `: ${description}` : "") + (hint ? ` (${hint})` : "");
+  return new PropQAuthError(message, {
+    code: code ?? "http_error",
+    status: response.status,
+    hint,
+    description,
+    response,
+  });
+}
+
+async function attempt(config: SourceConfig): Promise<CachedToken> {
+  const body = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: config.clientId,
+    client_secret: config.clientSecret,
+  }).toString();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), config.timeoutMs);
+  let response: Response;
+  let text: string;
+  try {
+    response = await config.fetch(config.tokenUrl, {
+      method: "POST",
+      headers: {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
+      body,
+      // A redirect would resend the secret wherever Location points.
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    text = await response.text();
+  } catch (cause) {
+    const timedOut = controller.signal.aborted;
+    throw new Transient(
+      new PropQAuthError(
+        timedOut
+          ? `Cannot obtain token: no answer from the token endpoint within ${config.timeoutMs} ms`
+          : `Cannot obtain token: the token endpoint could not be reached (${
+            clean((cause as Error)?.message, config.clientSecret) ?? "network error"
+          })`,
+        { code: timedOut ? "timeout" : "network_error", cause: timedOut ? undefined : cause },
+      ),
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  if (response.ok) return parseTokenResponse(text, config.now(), response);
+  const error = refused(response, text, config.clientSecret);
+  if (response.status === 429 || response.status >= 500) {
+    throw new Transient(error, response.headers.get("retry-after"));
+  }
+  throw error;
+}
+
+/**
+ * Requests a new token from the token endpoint: a form-encoded
+ * `grant_type=client_credentials` POST with `Accept: application/json` and no
+ * Authorization header. 429, 5xx, network errors and timeouts are retried up
+ * to `maxRetries` times with backoff; every other refusal is thrown at once.
+ */
+export async function requestToken(config: SourceConfig): Promise<CachedToken> {
+  for (let retry = 0;; retry++) {
+    try {
+      return await attempt(config);
+    } catch (failure) {
+      if (!(failure instanceof Transient)) throw failure;
+      if (retry >= config.maxRetries) throw failure.error;
+      await sleep(retryDelay(retry, config.retryDelayMs, failure.retryAfter, config.now()));
+    }
+  }
+}
