@@ -42,13 +42,9 @@ export function parseTokenResponse(text: string, now: number, response?: Respons
   let body: unknown;
   try {
     body = JSON.parse(text);
-  } catch (cause) {
-    throw new PropQAuthError("Cannot obtain token: the token endpoint answered with a body that is not JSON", {
-      code: "invalid_response",
-      status: response?.status,
-      response,
-      cause,
-    });
+  } catch {
+    // No `cause`: a SyntaxError quotes the body, which is not ours to spread.
+    throw invalid("the token endpoint answered with a body that is not JSON", response);
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalid("the token endpoint's answer is not a JSON object", response);

@@ -98,7 +98,9 @@ const REASONS: Record<number, string> = {
 };
 
 function reason(status: number): string {
-  if (status >= 300 && status < 400) return "redirect: the API does this when a request lacks Content-Type: application/json";
+  if (status >= 300 && status < 400) {
+    return "redirect: the API does this when a request lacks Content-Type: application/json";
+  }
   return REASONS[status] ?? (status >= 500 ? "server error" : "unexpected status");
 }
 

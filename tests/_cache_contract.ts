@@ -45,7 +45,9 @@ export function testCacheContract(name: string, makeFixture: () => Promise<Cache
 
     await run("keys are independent, whatever characters they hold", async ({ cache }) => {
       const keys = ["propq-auth:v1:https://api.propq.com/oauth/token:42:ab", "k/ü/🔑", "k2"];
-      for (const [i, key] of keys.entries()) await cache.set(key, { accessToken: `t${i}`, expiresAt: Date.now() + HOUR });
+      for (const [i, key] of keys.entries()) {
+        await cache.set(key, { accessToken: `t${i}`, expiresAt: Date.now() + HOUR });
+      }
       for (const [i, key] of keys.entries()) assert.equal((await cache.get(key))?.accessToken, `t${i}`);
     });
 

@@ -39,6 +39,10 @@ export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Fixtu
 }
 
 /** Runs fixture `name` to completion. */
-export function runFixture(name: string, args: string[] = [], env: Record<string, string> = {}): Promise<FixtureResult> {
+export function runFixture(
+  name: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<FixtureResult> {
   return finished(startFixture(name, args, env));
 }

@@ -51,6 +51,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** The raw body. */
   body: string;
+  /** When the request arrived, in epoch ms. */
+  receivedAt: number;
 }
 
 /** A running test server, from {@linkcode startTestServer}. */
@@ -220,7 +222,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     send(res, 200, answer);
   }
 
-  async function api(req: IncomingMessage, res: ServerResponse, path: string, body: string): Promise<void> {
+  function api(req: IncomingMessage, res: ServerResponse, path: string, body: string): Promise<void> | void {
     apiRequests++;
     const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
     const expiry = bearer === undefined ? undefined : valid.get(bearer);
@@ -245,6 +247,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
 
   const server = createServer(async (req, res) => {
+    const receivedAt = Date.now();
     try {
       const body = await readBody(req);
       const path = req.url ?? "/";
@@ -252,7 +255,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       for (const [name, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
       }
-      requests.push({ method: req.method ?? "GET", path, headers, body });
+      requests.push({ method: req.method ?? "GET", path, headers, body, receivedAt });
       if (path.split("?")[0] === "/oauth/token") await token(req, res, body);
       else await api(req, res, path, body);
     } catch {
