@@ -129,8 +129,9 @@ function validateUnit(body: unknown): Record<string, string[]> {
  * exactly as PropQ does (200 token, 400 `invalid_request`, 401
  * `invalid_client`), `POST /v1/developments/{id}/units/update-by-name` checks
  * the Bearer token, the JSON Content-Type (else a 302, as PropQ does), the
- * method (else 419) and the body (else 422 with `errors`). Every other path
- * answers 404 once the token checks out.
+ * method (else 419) and the body (else 422 with `errors`). `GET /` is the
+ * home page those redirects point at; every other path answers 404 once the
+ * token checks out.
  *
  * @param options Credentials to accept, token lifetime, delays, port.
  * @returns The running server; close it when done.
@@ -256,7 +257,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
       }
       requests.push({ method: req.method ?? "GET", path, headers, body, receivedAt });
-      if (path.split("?")[0] === "/oauth/token") await token(req, res, body);
+      const route = path.split("?")[0];
+      if (route === "/oauth/token") await token(req, res, body);
+      else if (route === "/") send(res, 200, "<!doctype html><title>PropQ</title>");
       else await api(req, res, path, body);
     } catch {
       if (!res.headersSent) send(res, 500, { message: "Server Error" });
