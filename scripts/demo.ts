@@ -1,6 +1,8 @@
 // The main job in one command: `deno task demo`.
 // With PROPQ_CLIENT_ID / PROPQ_CLIENT_SECRET set (environment or .env) it gets a real token
 // from PropQ; without them it walks through the flow against the bundled local PropQ server.
+import { existsSync } from "node:fs";
+import process from "node:process";
 import { createClient, PropQAuthError, UnitStatus, updateUnitByName } from "../mod.ts";
 import { startTestServer } from "../src/testing/test_server.ts";
 
@@ -23,6 +25,10 @@ async function real(): Promise<void> {
   if (typeof exp === "number") console.log(`   expires ${new Date(exp * 1000).toISOString()}`);
   const [again, tookAgain] = await timed(() => client.getToken());
   console.log(`2. again from the cache in ${tookAgain}: ${again === token ? "same token" : "a new token?!"}`);
+  // A read-only call: it proves the token is accepted (anything but 401) without changing any unit.
+  const [response, tookCall] = await timed(() => client.fetch("/v1/developments"));
+  await response.body?.cancel();
+  console.log(`3. authed GET /v1/developments: HTTP ${response.status} in ${tookCall}`);
 }
 
 async function local(): Promise<void> {
@@ -57,6 +63,7 @@ async function local(): Promise<void> {
   }
 }
 
+if (existsSync(".env")) process.loadEnvFile(".env");
 try {
   const env = (name: string) => Deno.env.get(name);
   await (env("PROPQ_CLIENT_ID") || env("PROPQ_CLIENT_SECRET") ? real() : local());

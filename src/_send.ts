@@ -61,8 +61,13 @@ export async function sendWithToken(
     headers.set("authorization", `Bearer ${token}`);
     const response = await fetch(url, { ...init, method, headers, body, signal, redirect: "manual" });
 
-    if (response.status === 401 && !retried && replayable) {
+    if (response.status === 401 && !retried) {
       retried = true;
+      if (!replayable) {
+        // The stream is spent: return the 401, but let the next call find a fresh token.
+        await tokens.replace(token, signal ?? undefined).catch(() => {});
+        return response;
+      }
       await discard(response);
       token = await tokens.replace(token, signal ?? undefined);
       continue;

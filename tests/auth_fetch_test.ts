@@ -220,7 +220,7 @@ describe("client.fetch() recovers from a 401 once", () => {
     }
   });
 
-  test("does not retry a ReadableStream body: returns the 401", () =>
+  test("does not retry a ReadableStream body: returns the 401, and the next call has a fresh token", () =>
     withSetup(async ({ server, client }) => {
       await client.getToken();
       server.revokeTokens();
@@ -229,6 +229,13 @@ describe("client.fetch() recovers from a 401 once", () => {
       assert.equal(response.status, 401);
       await response.body?.cancel();
       assert.equal(server.requests.filter((r) => r.path === UPDATE).length, 1);
+      assert.equal(server.tokenRequests, 2, "the rejected token was replaced for the next call");
+      const next = await client.fetch(
+        UPDATE,
+        { method: "POST", body: new Blob([body]).stream(), duplex: "half" } as RequestInit,
+      );
+      assert.equal(next.status, 200);
+      await next.body?.cancel();
     }));
 
   test("never loops: a second 401 is returned as it is", () =>
