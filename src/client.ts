@@ -38,6 +38,9 @@ interface Held {
 // the refresh margin (minutes) would be a stalled process anyway.
 const HITS_PER_READING = 1000;
 
+/** Skip the cache: a token the caller asked to replace whatever is stored. */
+const FORCE = Symbol("force");
+
 // Single flight: one pending token request per cache and key, shared by every
 // client of the process that uses the same cache (and so the same options).
 const flights = new WeakMap<TokenCache, Map<string, Promise<CachedToken>>>();
@@ -47,6 +50,8 @@ function isCachedToken(value: unknown): value is CachedToken {
   return typeof token?.accessToken === "string" && token.accessToken !== "" &&
     typeof token.expiresAt === "number" && Number.isFinite(token.expiresAt);
 }
+
+type Avoid = string | typeof FORCE | undefined;
 
 /** Tokens of one client: the source, the cache and the in-process copy. */
 class Tokens {
@@ -78,7 +83,7 @@ class Tokens {
       }
       return held.answer;
     }
-    return this.#obtain(options?.forceRefresh === true ? "force" : undefined, options?.signal);
+    return this.#obtain(options?.forceRefresh === true ? FORCE : undefined, options?.signal);
   }
 
   #hold(token: CachedToken | undefined): void {
@@ -111,17 +116,18 @@ class Tokens {
   }
 
   /**
-   * `avoid` is "force" to skip the cache, or a token the API rejected that
-   * must not be served again; concurrent callers with the same `avoid` share
-   * one flight.
+   * `avoid` is {@linkcode FORCE} to skip the cache, or a token the API
+   * rejected that must not be served again; concurrent callers with the same
+   * `avoid` share one flight.
    */
-  async #obtain(avoid: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  async #obtain(avoid: Avoid, signal: AbortSignal | undefined): Promise<string> {
     signal?.throwIfAborted();
     const key = await this.key();
     const { cache } = this.config;
     let pending = flights.get(cache);
     if (pending === undefined) flights.set(cache, pending = new Map());
-    const flightKey = avoid === undefined ? key : `${key}\n${avoid}`;
+    // Tokens are visible ASCII, so neither separator can occur inside one.
+    const flightKey = avoid === undefined ? key : avoid === FORCE ? `${key}\0` : `${key}\n${avoid}`;
     let flight = pending.get(flightKey);
     if (flight === undefined) {
       flight = this.#fly(key, avoid).finally(() => pending.delete(flightKey));
@@ -132,8 +138,8 @@ class Tokens {
     return token.accessToken;
   }
 
-  async #fly(key: string, avoid: string | undefined): Promise<CachedToken> {
-    const force = avoid === "force";
+  async #fly(key: string, avoid: Avoid): Promise<CachedToken> {
+    const force = avoid === FORCE;
     if (!force) {
       const cached = await this.#read(key, avoid);
       if (cached !== undefined) return cached;
@@ -157,7 +163,7 @@ class Tokens {
     }
   }
 
-  async #read(key: string, avoid: string | undefined): Promise<CachedToken | undefined> {
+  async #read(key: string, avoid: Avoid): Promise<CachedToken | undefined> {
     let cached: unknown;
     try {
       cached = await this.config.cache.get(key);
