@@ -167,6 +167,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const tokenScript: ScriptedResponse[] = [];
   const apiScript: ScriptedResponse[] = [];
   const sockets = new Set<Socket>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  // A delayed answer still pending at close() must not keep the process alive.
+  const delay = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => (timers.delete(timer), resolve()), ms);
+      timers.add(timer);
+    });
   let tokenRequests = 0;
   let apiRequests = 0;
 
@@ -185,7 +192,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   }
 
   async function play(res: ServerResponse, scripted: ScriptedResponse): Promise<void> {
-    if (scripted.delayMs) await new Promise((resolve) => setTimeout(resolve, scripted.delayMs));
+    if (scripted.delayMs) await delay(scripted.delayMs);
     if (scripted.destroy) {
       res.socket?.destroy();
       return;
@@ -195,7 +202,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   async function token(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     tokenRequests++;
-    if (options.tokenDelayMs) await new Promise((resolve) => setTimeout(resolve, options.tokenDelayMs));
+    if (options.tokenDelayMs) await delay(options.tokenDelayMs);
     const scripted = tokenScript.shift();
     if (scripted !== undefined) return play(res, scripted);
     if (req.method !== "POST") return send(res, 405, { message: "The GET method is not supported for this route." });
@@ -295,6 +302,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        for (const timer of timers) clearTimeout(timer);
         for (const socket of sockets) socket.destroy();
       }),
   };
