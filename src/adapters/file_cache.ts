@@ -1,0 +1,341 @@
+/**
+ * A token cache in a JSON file shared by every process of a machine: a CLI, a
+ * cron job and a pool of workers fetch one token between them. Built on
+ * `node:fs`, so it runs on Deno, Node and Bun (not on edge runtimes).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import type { CachedToken, TokenCache } from "../token_cache.ts";
+import { readText, userCacheDir, writeAtomic } from "./_file_io.ts";
+import { acquireLock, type LockOptions, type Release } from "./_file_lock.ts";
+
+export type { CachedToken, TokenCache } from "../token_cache.ts";
+
+/** Options of {@linkcode FileCache}. */
+export interface FileCacheOptions {
+  /**
+   * Called with the first failure of this cache (a file it cannot read or
+   * write, a lock it gave up on), once per instance. The cache then behaves as
+   * a miss: tokens are still fetched, only not shared. Default: a
+   * `process.emitWarning` with code `PROPQ_AUTH_FILE_CACHE`.
+   */
+  onError?: (error: Error) => void;
+  /**
+   * A lock file its holder has not refreshed for this long, in ms, is taken
+   * over. Holders refresh their lock every third of this time, so only a
+   * holder that crashed (or froze) loses it. Default 30000: three times a
+   * token request's default time limit.
+   */
+  staleLockMs?: number;
+  /**
+   * The longest wait for a lock another process holds, in ms, after which
+   * this process goes on without it (and may fetch a token of its own).
+   * Default 60000, or twice `staleLockMs` when that is longer.
+   */
+  lockTimeoutMs?: number;
+}
+
+const FORMAT = "propq-auth/tokens";
+const VERSION = 1;
+const DEFAULT_STALE_LOCK_MS = 30_000;
+const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+type Tokens = Map<string, CachedToken>;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The token's own fields, or `undefined` when it is not a usable token. */
+function tokenFrom(value: unknown): CachedToken | undefined {
+  if (!isRecord(value)) return undefined;
+  const { accessToken, expiresAt, issuedAt } = value;
+  if (typeof accessToken !== "string" || accessToken === "") return undefined;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return undefined;
+  return typeof issuedAt === "number" && Number.isFinite(issuedAt)
+    ? { accessToken, expiresAt, issuedAt }
+    : { accessToken, expiresAt };
+}
+
+/** The tokens in the file's text; a missing, corrupt or foreign file holds none. */
+function parse(text: string | undefined): Tokens {
+  const tokens: Tokens = new Map();
+  if (text === undefined) return tokens;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return tokens;
+  }
+  if (!isRecord(data) || data.format !== FORMAT || data.version !== VERSION || !isRecord(data.tokens)) return tokens;
+  for (const [key, value] of Object.entries(data.tokens)) {
+    const token = tokenFrom(value);
+    if (token !== undefined) tokens.set(key, token);
+  }
+  return tokens;
+}
+
+function serialize(tokens: Tokens): string {
+  const now = Date.now();
+  const live = [...tokens].filter(([, token]) => token.expiresAt > now);
+  return `${JSON.stringify({ format: FORMAT, version: VERSION, tokens: Object.fromEntries(live) }, null, 2)}\n`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function warn(error: Error): void {
+  process.emitWarning(error.message, { type: "PropQAuthWarning", code: "PROPQ_AUTH_FILE_CACHE" });
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`Cannot create FileCache: ${name} must be a positive number of ms, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Keeps tokens in a JSON file that every process of the machine shares, so a
+ * CLI, a cron job or a pool of workers fetch one token between them and reuse
+ * it for its whole life (30 days for PropQ).
+ *
+ * - The file is created at mode 0600, in a directory created at mode 0700. It
+ *   holds tokens and their expiry, never a client secret.
+ * - Writes are atomic (a temporary file renamed over the old one) and are
+ *   read-modify-write under a lock file, so many clients share one file.
+ * - {@linkcode FileCache.prototype.lock} is a cross-process lock: processes
+ *   that start cold make one token request between them.
+ * - A corrupt or foreign file is a miss and is replaced on the next write. An
+ *   unusable location is reported once through `onError`; tokens are then
+ *   fetched without caching.
+ *
+ * @example Two processes, one token
+ * ```ts
+ * import { createClient } from "@propq/auth";
+ * import { FileCache } from "@propq/auth/file";
+ * import { startTestServer } from "@propq/auth/testing";
+ * import assert from "node:assert/strict";
+ * import { mkdtemp, rm } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ *
+ * const server = await startTestServer();
+ * const dir = await mkdtemp(join(tmpdir(), "propq-auth-"));
+ * const options = { clientId: server.clientId, clientSecret: server.clientSecret, tokenUrl: server.tokenUrl };
+ * const path = join(dir, "tokens.json");
+ *
+ * const first = await createClient({ ...options, cache: new FileCache(path) }).getToken();
+ * // A new FileCache on the same file stands in for another process.
+ * const second = await createClient({ ...options, cache: new FileCache(path) }).getToken();
+ * assert.equal(second, first);
+ * assert.equal(server.tokenRequests, 1);
+ *
+ * await server.close();
+ * await rm(dir, { recursive: true });
+ * ```
+ */
+export class FileCache implements TokenCache {
+  /** The token file. Delete it to clear the cache. */
+  readonly path: string;
+  readonly #lockOptions: LockOptions;
+  readonly #onError: (error: Error) => void;
+  #reported = false;
+
+  /**
+   * Creates a cache on the file at `path`. Nothing is read or written until
+   * the cache is used.
+   *
+   * @param path The token file. Default: `propq-auth/tokens.json` in the
+   * user's cache directory: `$XDG_CACHE_HOME` when set, else `~/.cache` on
+   * Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows.
+   * @param options Error reporting and lock timing.
+   * @throws {TypeError} When `path` is not a non-empty string or `onError` is
+   * not a function.
+   * @throws {RangeError} When `staleLockMs` or `lockTimeoutMs` is not a
+   * positive number.
+   * @throws {Error} On Deno without `--allow-env`, when no `path` is given:
+   * the default path is read from the environment (`XDG_CACHE_HOME`, `HOME`,
+   * `LOCALAPPDATA`).
+   *
+   * @example Reporting an unusable location
+   * ```ts
+   * import { FileCache } from "@propq/auth/file";
+   * import assert from "node:assert/strict";
+   * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   *
+   * const dir = await mkdtemp(join(tmpdir(), "propq-auth-"));
+   * await writeFile(join(dir, "a-file"), "");
+   * const errors: Error[] = [];
+   * const cache = new FileCache(join(dir, "a-file", "tokens.json"), { onError: (error) => errors.push(error) });
+   *
+   * await cache.set("k", { accessToken: "abc", expiresAt: Date.now() + 60_000 });
+   * assert.equal(await cache.get("k"), undefined);
+   * assert.equal(errors.length, 1); // reported once, however often it fails
+   *
+   * await rm(dir, { recursive: true });
+   * ```
+   */
+  constructor(path?: string, options: FileCacheOptions = {}) {
+    if (path !== undefined && (typeof path !== "string" || path === "")) {
+      throw new TypeError("Cannot create FileCache: path must be a non-empty string");
+    }
+    const { onError = warn } = options;
+    if (typeof onError !== "function") throw new TypeError("Cannot create FileCache: onError must be a function");
+    const staleMs = positive("staleLockMs", options.staleLockMs, DEFAULT_STALE_LOCK_MS);
+    const timeoutMs = positive("lockTimeoutMs", options.lockTimeoutMs, Math.max(DEFAULT_LOCK_TIMEOUT_MS, 2 * staleMs));
+    this.path = path ?? join(userCacheDir(process.platform, process.env, homedir), "propq-auth", "tokens.json");
+    this.#lockOptions = { staleMs, timeoutMs };
+    this.#onError = onError;
+  }
+
+  /**
+   * Returns the token stored under `key`. Reads take no lock: writes replace
+   * the file atomically.
+   *
+   * @param key The cache key.
+   * @returns The token; `undefined` when absent, expired, or when the file is
+   * missing, corrupt or unreadable (the last one reported through `onError`).
+   * @throws Never: file faults are a miss.
+   */
+  async get(key: string): Promise<CachedToken | undefined> {
+    const token = (await this.#read())?.get(key);
+    return token !== undefined && token.expiresAt > Date.now() ? token : undefined;
+  }
+
+  /**
+   * Stores `token` under `key`, keeping the other keys of the file and
+   * dropping their expired tokens. Only `accessToken`, `expiresAt` and
+   * `issuedAt` are written.
+   *
+   * @param key The cache key.
+   * @param token The token to keep.
+   * @returns Resolves once the file is replaced, or once a failure is reported
+   * through `onError`.
+   * @throws {TypeError} When `token` has no non-empty `accessToken` or no
+   * finite `expiresAt`.
+   */
+  set(key: string, token: CachedToken): Promise<void> {
+    const stored = tokenFrom(token);
+    if (stored === undefined) {
+      return Promise.reject(new TypeError("Cannot store token: it needs an accessToken and a finite expiresAt"));
+    }
+    return this.#update((tokens) => {
+      tokens.set(key, stored);
+      return true;
+    });
+  }
+
+  /**
+   * Removes the token stored under `key`, if any.
+   *
+   * @param key The cache key.
+   * @returns Resolves once the file is replaced (or had no such key), or once
+   * a failure is reported through `onError`.
+   * @throws Never: file faults are reported through `onError`.
+   */
+  delete(key: string): Promise<void> {
+    return this.#update((tokens) => tokens.delete(key));
+  }
+
+  /**
+   * Takes the cross-process lock of `key`: a lock file next to the token file,
+   * created exclusively. The client holds it while it fetches a token, and
+   * re-reads the file once it has it, so processes that start cold make one
+   * token request between them. The wait is bounded by `lockTimeoutMs`, and a
+   * lock left by a crashed process is taken over after `staleLockMs`.
+   *
+   * @param key The cache key.
+   * @returns The function that releases the lock. When the lock cannot be
+   * taken (timeout, unusable location) it still resolves, with a release that
+   * does nothing, after reporting through `onError`.
+   * @throws Never: the caller goes on without the lock instead.
+   *
+   * @example One holder at a time
+   * ```ts
+   * import { FileCache } from "@propq/auth/file";
+   * import assert from "node:assert/strict";
+   * import { mkdtemp, rm } from "node:fs/promises";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   *
+   * const dir = await mkdtemp(join(tmpdir(), "propq-auth-"));
+   * const cache = new FileCache(join(dir, "tokens.json"));
+   * const order: string[] = [];
+   *
+   * const release = await cache.lock("k");
+   * const second = cache.lock("k").then((release) => {
+   *   order.push("second holds it");
+   *   return release();
+   * });
+   * order.push("first releases");
+   * await release();
+   * await second;
+   * assert.deepEqual(order, ["first releases", "second holds it"]);
+   *
+   * await rm(dir, { recursive: true });
+   * ```
+   */
+  async lock(key: string): Promise<() => Promise<void>> {
+    const name = createHash("sha256").update(key).digest("hex").slice(0, 16);
+    return await this.#acquire(`${this.path}.${name}.lock`) ?? (() => Promise.resolve());
+  }
+
+  /** The file's tokens; `undefined` when it cannot be read (reported). */
+  async #read(): Promise<Tokens | undefined> {
+    try {
+      return parse(await readText(this.path));
+    } catch (error) {
+      this.#report(`read ${this.path}`, error);
+      return undefined;
+    }
+  }
+
+  /** Read-modify-write under the file's lock; `change` tells whether to write. */
+  async #update(change: (tokens: Tokens) => boolean): Promise<void> {
+    const release = await this.#acquire(`${this.path}.lock`);
+    if (release === undefined) return;
+    try {
+      // A file that exists but cannot be read is not overwritten: it may hold other keys.
+      const tokens = await this.#read();
+      if (tokens === undefined || !change(tokens)) return;
+      await writeAtomic(this.path, serialize(tokens));
+    } catch (error) {
+      this.#report(`write ${this.path}`, error);
+    } finally {
+      await release();
+    }
+  }
+
+  /** Takes the lock file at `path`; `undefined` when it cannot (reported). */
+  async #acquire(path: string): Promise<Release | undefined> {
+    let release: Release;
+    try {
+      release = await acquireLock(path, this.#lockOptions);
+    } catch (error) {
+      this.#report(`lock ${path}`, error);
+      return undefined;
+    }
+    return () => release().catch((error) => this.#report(`unlock ${path}`, error));
+  }
+
+  #report(action: string, error: unknown): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    const message = `FileCache cannot ${action}: ${describe(error)}. Tokens are still fetched, but may not be shared`;
+    try {
+      this.#onError(new Error(message, { cause: error }));
+    } catch {
+      // A failing reporter must not turn a cache miss into a crash.
+    }
+  }
+}
