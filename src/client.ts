@@ -5,6 +5,7 @@
  */
 
 import { cacheKey } from "./_cache_key.ts";
+import { cachedTokenFrom } from "./_cached_token.ts";
 import { type Config, readEnv, resolveConfig } from "./_config.ts";
 import { abortable } from "./_retry.ts";
 import { sendWithToken } from "./_send.ts";
@@ -44,12 +45,6 @@ const FORCE = Symbol("force");
 // Single flight: one pending token request per cache and key, shared by every
 // client of the process that uses the same cache (and so the same options).
 const flights = new WeakMap<TokenCache, Map<string, Promise<CachedToken>>>();
-
-function isCachedToken(value: unknown): value is CachedToken {
-  const token = value as CachedToken | undefined;
-  return typeof token?.accessToken === "string" && token.accessToken !== "" &&
-    typeof token.expiresAt === "number" && Number.isFinite(token.expiresAt);
-}
 
 type Avoid = string | typeof FORCE | undefined;
 
@@ -164,13 +159,13 @@ class Tokens {
   }
 
   async #read(key: string, avoid: Avoid): Promise<CachedToken | undefined> {
-    let cached: unknown;
+    let cached: CachedToken | undefined;
     try {
-      cached = await this.config.cache.get(key);
+      cached = cachedTokenFrom(await this.config.cache.get(key));
     } catch {
       return undefined;
     }
-    if (!isCachedToken(cached)) return undefined;
+    if (cached === undefined) return undefined;
     if (cached.accessToken === avoid) {
       // Drop the rejected token only if it is still the one cached.
       await this.config.cache.delete(key).catch(() => {});

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { cachedTokenFrom } from "../_cached_token.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 import { readText, userCacheDir, writeAtomic } from "./_file_io.ts";
 import { acquireLock, type LockOptions, type Release } from "./_file_lock.ts";
@@ -51,17 +52,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The token's own fields, or `undefined` when it is not a usable token. */
-function tokenFrom(value: unknown): CachedToken | undefined {
-  if (!isRecord(value)) return undefined;
-  const { accessToken, expiresAt, issuedAt } = value;
-  if (typeof accessToken !== "string" || accessToken === "") return undefined;
-  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return undefined;
-  return typeof issuedAt === "number" && Number.isFinite(issuedAt)
-    ? { accessToken, expiresAt, issuedAt }
-    : { accessToken, expiresAt };
-}
-
 /** The tokens in the file's text; a missing, corrupt or foreign file holds none. */
 function parse(text: string | undefined): Tokens {
   const tokens: Tokens = new Map();
@@ -74,7 +64,7 @@ function parse(text: string | undefined): Tokens {
   }
   if (!isRecord(data) || data.format !== FORMAT || data.version !== VERSION || !isRecord(data.tokens)) return tokens;
   for (const [key, value] of Object.entries(data.tokens)) {
-    const token = tokenFrom(value);
+    const token = cachedTokenFrom(value);
     if (token !== undefined) tokens.set(key, token);
   }
   return tokens;
@@ -225,7 +215,7 @@ export class FileCache implements TokenCache {
    * finite `expiresAt`.
    */
   set(key: string, token: CachedToken): Promise<void> {
-    const stored = tokenFrom(token);
+    const stored = cachedTokenFrom(token);
     if (stored === undefined) {
       return Promise.reject(new TypeError("Cannot store token: it needs an accessToken and a finite expiresAt"));
     }

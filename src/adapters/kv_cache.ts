@@ -7,6 +7,7 @@
  * @module
  */
 
+import { cachedTokenFrom, isTime } from "../_cached_token.ts";
 import { sleep } from "../_retry.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 
@@ -118,18 +119,6 @@ function decode(value: unknown): unknown {
   }
 }
 
-function isTime(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-/** The token fields of `value`, or `undefined` when it is not a token. */
-function toToken(value: unknown): CachedToken | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const { accessToken, expiresAt, issuedAt } = value as Record<string, unknown>;
-  if (typeof accessToken !== "string" || accessToken === "" || !isTime(expiresAt)) return undefined;
-  return isTime(issuedAt) ? { accessToken, expiresAt, issuedAt } : { accessToken, expiresAt };
-}
-
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) {
@@ -234,7 +223,7 @@ export class KvCache implements TokenCache {
    */
   async get(key: string): Promise<CachedToken | undefined> {
     const entry = await retryIfLocked(() => this.#kv.get([...this.#prefix, key]));
-    const token = toToken(decode(entry.value));
+    const token = cachedTokenFrom(decode(entry.value));
     return token !== undefined && token.expiresAt > Date.now() ? token : undefined;
   }
 
@@ -249,7 +238,7 @@ export class KvCache implements TokenCache {
    * @throws {Error} whatever the KV handle throws, once a locked store stayed locked.
    */
   async set(key: string, token: CachedToken): Promise<void> {
-    const stored = toToken(token);
+    const stored = cachedTokenFrom(token);
     if (stored === undefined) {
       throw new TypeError("Cannot cache token: it needs a non-empty accessToken and a finite expiresAt");
     }
