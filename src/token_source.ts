@@ -57,12 +57,14 @@ async function attempt(config: SourceConfig): Promise<CachedToken> {
     client_id: config.clientId,
     client_secret: config.clientSecret,
   }).toString();
+  // Called bare, not as config.fetch(): workerd's fetch refuses any other `this`.
+  const { fetch } = config;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), config.timeoutMs);
   let response: Response;
   let text: string;
   try {
-    response = await config.fetch(config.tokenUrl, {
+    response = await fetch(config.tokenUrl, {
       method: "POST",
       headers: {
         "Accept": "application/json",

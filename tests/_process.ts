@@ -35,6 +35,11 @@ export function finished(child: ChildProcess, timeoutMs = 30_000): Promise<Fixtu
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A process that could not start never closes.
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: stderr + String(error) });
+    });
   });
 }
 

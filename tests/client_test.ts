@@ -383,3 +383,22 @@ describe("createClient() checks its configuration before any traffic", () => {
     }
   });
 });
+
+describe("createClient({ fetch })", () => {
+  test("calls the transport bare, as workerd's fetch requires (no `this`)", () =>
+    withSetup(async ({ server, options }) => {
+      const strictFetch = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+        if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+        return fetch(input, init);
+      };
+      const client = createClient({ ...options, cache: new MemoryCache(), fetch: strictFetch as typeof fetch });
+      await client.getToken();
+      const response = await client.fetch("/v1/developments/1/units/update-by-name", {
+        method: "POST",
+        body: JSON.stringify({ UntName: "A", UntStatus: 1, UntPrice: 1, UntDirections: [] }),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.equal(server.tokenRequests, 1);
+    }));
+});
