@@ -1,0 +1,205 @@
+// `deno task build`: writes the npm package to npm/ from the same sources, doing what dnt does
+// (dnt itself is not reachable here) with TypeScript's compiler API:
+// - esm/ and cjs/: every deno.json export, type-checked against @types/node and the DOM libs,
+//   as ES modules and CommonJS, each with its .d.ts; relative `.ts` specifiers become `.js`;
+// - package.json generated from deno.json, README.md and LICENSE;
+// - test/: the test suite (tests/**), transpiled to run on Node and Bun against the built package:
+//   `@propq/auth…` becomes `propq-auth…` (the package's self-reference, through its exports map)
+//   and `../src/…` the built esm/ modules. test/ is not published (package.json `files`).
+// The tools and test dependencies are the package's devDependencies, installed in npm/node_modules.
+// `--skip-missing` builds only the exports whose sources exist (while an adapter is being written).
+import ts from "typescript";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type DenoConfig, entriesOf, type Entry, NPM_NAME, packageJson, parseNpmSpecifier } from "./_npm_package.ts";
+import { relativeTsToJs, rewriteSpecifiers, type SpecifierMap } from "./_specifiers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT = join(ROOT, "npm");
+const TESTS = join(ROOT, "tests");
+/** Survive a rebuild, so that installing the devDependencies again is quick. */
+const KEPT = new Set(["node_modules", "package-lock.json"]);
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  const names = [];
+  for await (const item of Deno.readDir(dir)) names.push(item);
+  names.sort((a, b) => a.name < b.name ? -1 : 1);
+  for (const item of names) {
+    const path = join(dir, item.name);
+    if (item.isDirectory) yield* walk(path);
+    else if (item.isFile) yield path;
+  }
+}
+
+async function clean(): Promise<void> {
+  await Deno.mkdir(OUT, { recursive: true });
+  for await (const item of Deno.readDir(OUT)) {
+    if (!KEPT.has(item.name)) await Deno.remove(join(OUT, item.name), { recursive: true });
+  }
+}
+
+async function write(path: string, text: string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeTextFile(path, text);
+}
+
+function report(diagnostics: readonly ts.Diagnostic[]): void {
+  if (diagnostics.length === 0) return;
+  const host: ts.FormatDiagnosticsHost = {
+    getCanonicalFileName: (name) => name,
+    getCurrentDirectory: () => ROOT,
+    getNewLine: () => "\n",
+  };
+  console.error(ts.formatDiagnosticsWithColorAndContext(diagnostics, host));
+  throw new Error(`TypeScript reported ${diagnostics.length} problem(s)`);
+}
+
+/** The bare names deno.json `imports` maps, as Node must spell them: `@propq/auth/file` → `propq-auth/file`. */
+function bareNames(config: DenoConfig, entries: Entry[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [name, target] of Object.entries(config.imports ?? {})) {
+    const npm = parseNpmSpecifier(target);
+    const entry = entries.find((entry) => `./${entry.source}` === target);
+    if (npm) names.set(name, npm.name + npm.path);
+    else if (entry) names.set(name, NPM_NAME + entry.subpath.slice(1));
+  }
+  return names;
+}
+
+function packageName(specifier: string): string {
+  return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+}
+
+/**
+ * Transpiles tests/** into npm/test/**. Relative specifiers inside tests/ stay relative; those that
+ * leave it (`../src/x.ts`, `../mod.ts`) point at the built esm/ modules, the very files the package's
+ * exports reach, so internals and the public API share one module instance.
+ * Returns the npm packages the tests import, and the esm/ files they reach by path.
+ */
+async function buildTests(names: Map<string, string>): Promise<{ packages: Set<string>; reached: Set<string> }> {
+  const packages = new Set<string>();
+  const reached = new Set<string>();
+  for await (const file of walk(TESTS)) {
+    const rel = relative(TESTS, file);
+    const target = join(OUT, "test", rel);
+    if (!/\.[mc]?ts$/.test(file) || file.endsWith(".d.ts")) {
+      await Deno.mkdir(dirname(target), { recursive: true });
+      await Deno.copyFile(file, target);
+      continue;
+    }
+    const output = target.replace(/\.([mc]?)ts$/, ".$1js");
+    const map: SpecifierMap = (specifier) => {
+      if (/^\.\.?\//.test(specifier)) {
+        const source = resolve(dirname(file), specifier);
+        if (source.startsWith(TESTS + sep)) return relativeTsToJs(specifier);
+        const built = join(OUT, "esm", relative(ROOT, source)).replace(/\.ts$/, ".js");
+        reached.add(built);
+        const path = relative(dirname(output), built).split(sep).join("/");
+        return path.startsWith(".") ? path : `./${path}`;
+      }
+      const mapped = names.get(specifier) ?? parseNpmSpecifier(specifier)?.name ?? specifier;
+      if (/^(jsr|https?):/.test(mapped)) throw new Error(`${rel}: ${specifier} cannot be resolved on Node`);
+      if (!mapped.startsWith("node:") && packageName(mapped) !== NPM_NAME) packages.add(packageName(mapped));
+      return mapped;
+    };
+    const text = rewriteSpecifiers(file, await Deno.readTextFile(file), map);
+    const result = ts.transpileModule(text, {
+      fileName: file,
+      reportDiagnostics: true,
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+    });
+    report(result.diagnostics ?? []);
+    await write(output, result.outputText);
+  }
+  return { packages, reached };
+}
+
+/**
+ * Type-checks the entry points and emits them with their .d.ts as ES modules or CommonJS.
+ * The JSDoc examples name the package as npm users import it: `@propq/auth/file` → `propq-auth/file`.
+ */
+function buildLibrary(format: "esm" | "cjs", entries: Entry[], jsrName: string): void {
+  const esm = format === "esm";
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+    module: esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS,
+    moduleResolution: esm ? ts.ModuleResolutionKind.Bundler : ts.ModuleResolutionKind.Node10,
+    rewriteRelativeImportExtensions: true,
+    declaration: true,
+    strict: true,
+    esModuleInterop: true,
+    isolatedModules: true,
+    skipLibCheck: true,
+    noEmitOnError: true,
+    types: ["node"],
+    typeRoots: [join(OUT, "node_modules", "@types")],
+    rootDir: ROOT,
+    outDir: join(OUT, format),
+    newLine: ts.NewLineKind.LineFeed,
+  };
+  const program = ts.createProgram(entries.map((entry) => join(ROOT, entry.source)), options);
+  report(ts.getPreEmitDiagnostics(program));
+  // A JSR name is `@scope/name` in [a-z0-9-]: nothing to escape.
+  const jsrNameInDocs = new RegExp(`(?<!jsr:)${jsrName}(?![\\w-])`, "g");
+  const result = program.emit(undefined, (fileName, text) => {
+    // TypeScript rewrites `.ts` specifiers in JavaScript only; declarations need the same.
+    const code = fileName.endsWith(".d.ts") ? rewriteSpecifiers(fileName, text, relativeTsToJs) : text;
+    const output = code.replace(jsrNameInDocs, NPM_NAME);
+    Deno.mkdirSync(dirname(fileName), { recursive: true });
+    Deno.writeTextFileSync(fileName, output);
+  });
+  report(result.diagnostics);
+}
+
+async function installDevDependencies(): Promise<void> {
+  const npm = Deno.build.os === "windows" ? "npm.cmd" : "npm";
+  const args = ["install", "--no-audit", "--no-fund", "--loglevel=error"];
+  const { success } = await new Deno.Command(npm, { args, cwd: OUT, stdout: "inherit", stderr: "inherit" }).output();
+  if (!success) throw new Error("npm install in npm/ failed");
+}
+
+async function build(): Promise<string> {
+  const config: DenoConfig = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const entries: Entry[] = [];
+  for (const entry of entriesOf(config)) {
+    if (await exists(join(ROOT, entry.source))) entries.push(entry);
+    else if (Deno.args.includes("--skip-missing")) console.warn(`build: skipping ${entry.subpath}: no ${entry.source}`);
+    else throw new Error(`deno.json exports ${entry.subpath} from ${entry.source}, which does not exist`);
+  }
+
+  await clean();
+  const tests = await buildTests(bareNames(config, entriesOf(config)));
+  await write(join(OUT, "package.json"), JSON.stringify(packageJson(config, entries, tests.packages), null, 2) + "\n");
+  await installDevDependencies();
+  buildLibrary("esm", entries, config.name);
+  buildLibrary("cjs", entries, config.name);
+  await write(join(OUT, "cjs", "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
+  for (const name of ["README.md", "LICENSE"]) await Deno.copyFile(join(ROOT, name), join(OUT, name));
+
+  for (const file of tests.reached) {
+    if (!await exists(file)) {
+      throw new Error(`The tests import ${relative(OUT, file)}, which the package does not contain`);
+    }
+  }
+  return `${NPM_NAME}@${config.version} (${entries.map((entry) => entry.subpath).join(", ")})`;
+}
+
+const started = performance.now();
+try {
+  const built = await build();
+  console.log(`build: npm/ holds ${built} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+} catch (error) {
+  console.error(`build: ${error instanceof Error ? error.message : error}`);
+  Deno.exit(1);
+}
