@@ -124,6 +124,27 @@ describe("client.fetch() keeps the token on the API's origin", () => {
       assert.equal(server.requests.length, 0, "not even a token request");
     }));
 
+  test("refuses paths that a URL parser reads as another host (//host, /\\host)", () =>
+    withForeign(async ({ client }, foreign) => {
+      const host = new URL(foreign.baseUrl).host;
+      for (const path of [`//${host}/v1`, `/\\${host}/v1`, `\t//${host}/v1`]) {
+        const error = await rejection(client.fetch(path));
+        assert.ok(
+          error instanceof PropQAuthError && error.code === "foreign_origin",
+          `${JSON.stringify(path)}: ${error}`,
+        );
+      }
+      assert.equal(foreign.requests.length, 0);
+    }));
+
+  test("a caller's own Authorization header never replaces the token", () =>
+    withSetup(async ({ server, client }) => {
+      for (const headers of [{ Authorization: "Bearer mine" }, new Headers({ authorization: "Basic x" })]) {
+        await (await client.fetch(UPDATE, { method: "POST", body, headers })).body?.cancel();
+        assert.equal(lastApiRequest(server).headers.authorization, `Bearer ${server.issuedTokens[0]}`);
+      }
+    }));
+
   test("does not follow a redirect to another origin and returns the 3xx", () =>
     withForeign(async ({ server, client }, foreign) => {
       for (const status of [301, 302, 303, 307, 308]) {
