@@ -1,5 +1,11 @@
 import type { CachedToken } from "./token_cache.ts";
 
+/**
+ * A token travels as a header value: visible ASCII only, so a hostile answer
+ * or a tampered cache cannot smuggle a line break (or break every request).
+ */
+export const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
 /** A finite number, e.g. an epoch-ms time. */
 export function isTime(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
@@ -12,6 +18,6 @@ export function isTime(value: unknown): value is number {
 export function cachedTokenFrom(value: unknown): CachedToken | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const { accessToken, expiresAt, issuedAt } = value as Record<string, unknown>;
-  if (typeof accessToken !== "string" || accessToken === "" || !isTime(expiresAt)) return undefined;
+  if (typeof accessToken !== "string" || !HEADER_SAFE.test(accessToken) || !isTime(expiresAt)) return undefined;
   return isTime(issuedAt) ? { accessToken, expiresAt, issuedAt } : { accessToken, expiresAt };
 }

@@ -6,7 +6,9 @@ export const DEFAULT_TOKEN_URL = "https://api.propq.com/oauth/token";
 export const DEFAULT_BASE_URL = "https://api.propq.com";
 const ID_ENV = "PROPQ_CLIENT_ID";
 const SECRET_ENV = "PROPQ_CLIENT_SECRET";
-const POSITIVE_INTEGER = /^[1-9]\d*$/;
+const DIGITS = /^\d+$/;
+// setTimeout's limit: a longer time limit would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The one cache of the process that every client without a `cache` option shares. */
 export const defaultCache: TokenCache = new MemoryCache();
@@ -31,14 +33,22 @@ type EnvHost = {
   process?: { env: Record<string, string | undefined> };
 };
 
+let envDenied = false;
+
 /** Reads an environment variable on Deno, Node, Bun; `undefined` on edge runtimes or without permission. */
 export function readEnv(name: string): string | undefined {
   const host = globalThis as EnvHost;
   try {
     return host.Deno?.env.get(name) ?? host.process?.env?.[name];
   } catch {
-    return undefined; // Deno without --allow-env
+    envDenied = true; // Deno without --allow-env
+    return undefined;
   }
+}
+
+function missing(what: string, option: string, variable: string): PropQAuthError {
+  const denied = envDenied ? ` (Deno needs --allow-env=${ID_ENV},${SECRET_ENV} to read it)` : "";
+  return configError(`Missing ${what}: pass ${option} or set ${variable}${denied}`);
 }
 
 function configError(message: string): PropQAuthError {
@@ -46,20 +56,16 @@ function configError(message: string): PropQAuthError {
 }
 
 function clientIdFrom(value: unknown, source: string): string {
-  if (value === undefined || value === "") {
-    throw configError(`Missing client id: pass clientId or set ${ID_ENV}`);
-  }
-  const text = typeof value === "number" ? String(value) : value;
-  if (typeof text !== "string" || !POSITIVE_INTEGER.test(text) || !Number.isSafeInteger(Number(text))) {
+  if (value === undefined || value === "") throw missing("client id", "clientId", ID_ENV);
+  const id = typeof value === "number" ? value : typeof value === "string" && DIGITS.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) {
     throw configError(`Invalid client id from ${source}: expected a positive integer such as 42`);
   }
-  return text;
+  return String(id); // "042" and 42 are one client: one cache key
 }
 
 function clientSecretFrom(value: unknown, source: string): string {
-  if (value === undefined || value === "") {
-    throw configError(`Missing client secret: pass clientSecret or set ${SECRET_ENV}`);
-  }
+  if (value === undefined || value === "") throw missing("client secret", "clientSecret", SECRET_ENV);
   if (typeof value !== "string") {
     throw configError(`Invalid client secret from ${source}: expected a string`);
   }
@@ -108,7 +114,9 @@ export function resolveConfig(options: ClientOptions = {}): Config {
     throw configError("Invalid cache: expected an object with get, set and delete");
   }
   const timeoutMs = numberFrom(options.timeoutMs, 10_000, "timeoutMs", false);
-  if (timeoutMs === 0) throw configError("Invalid timeoutMs: expected a positive number");
+  if (timeoutMs === 0 || timeoutMs > MAX_TIMER_MS) {
+    throw configError(`Invalid timeoutMs: expected a positive number up to ${MAX_TIMER_MS}`);
+  }
   return {
     clientId,
     clientSecret,

@@ -1,10 +1,14 @@
 /** The longest a `Retry-After` header can make us wait (SPEC: a cap of at least 30 s). */
 export const RETRY_AFTER_CAP_MS = 30_000;
 
+/** The longest backoff step: long enough for any transient fault, short of timer overflow. */
+export const MAX_BACKOFF_MS = 60_000;
+
 /**
  * The wait before retry number `attempt` (0-based): the server's `Retry-After`
  * (seconds or an HTTP date) when it sent one, capped; otherwise exponential
- * backoff with "equal jitter", so the wait lies in [base·2^n / 2, base·2^n].
+ * backoff with "equal jitter", so the wait lies in [d / 2, d] for
+ * d = min(base·2^n, {@linkcode MAX_BACKOFF_MS}).
  */
 export function retryDelay(
   attempt: number,
@@ -15,7 +19,7 @@ export function retryDelay(
 ): number {
   const fromHeader = parseRetryAfter(retryAfter, now);
   if (fromHeader !== undefined) return Math.min(fromHeader, RETRY_AFTER_CAP_MS);
-  const ceiling = baseMs * 2 ** attempt;
+  const ceiling = Math.min(baseMs * 2 ** attempt, MAX_BACKOFF_MS);
   return ceiling / 2 + random() * (ceiling / 2);
 }
 

@@ -148,7 +148,9 @@ export async function sendWithToken(
       throw new TypeError(`Too many redirects (more than ${MAX_REDIRECTS})`);
     }
     const { status } = response;
-    if ((status === 303 && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+    // fetch normalises the case of standard methods: "post" is POST.
+    const verb = method.toUpperCase();
+    if ((status === 303 && verb !== "HEAD") || ((status === 301 || status === 302) && verb === "POST")) {
       method = "GET";
       body = undefined;
     } else if (!replayable && body != null) {

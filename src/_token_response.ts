@@ -1,11 +1,8 @@
+import { HEADER_SAFE } from "./_cached_token.ts";
 import { PropQAuthError } from "./errors.ts";
 import type { CachedToken } from "./token_cache.ts";
 
 const ONE_HOUR_MS = 3_600_000;
-// A token is sent as a header value: visible ASCII only, so a hostile or
-// broken answer cannot smuggle a line break into a request.
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
-const NUMERIC = /^\d+(?:\.\d+)?$/;
 
 function invalid(reason: string, response?: Response): PropQAuthError {
   return new PropQAuthError(`Cannot obtain token: ${reason}`, {
@@ -15,10 +12,16 @@ function invalid(reason: string, response?: Response): PropQAuthError {
   });
 }
 
-/** Seconds from an `expires_in` field: a positive finite number or numeric string. */
-function expiresInSeconds(value: unknown): number | undefined {
-  const seconds = typeof value === "string" && NUMERIC.test(value) ? Number(value) : value;
-  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+/**
+ * The expiry an `expires_in` field gives (a positive finite number, or a
+ * numeric string such as "7200"), or `undefined` when it gives none that can
+ * be stored: not a number, not positive, or so large the expiry is not finite.
+ */
+function expiryFrom(value: unknown, now: number): number | undefined {
+  const seconds = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof seconds !== "number" || !(seconds > 0)) return undefined;
+  const expiresAt = now + seconds * 1000;
+  return Number.isFinite(expiresAt) && expiresAt > now ? expiresAt : undefined;
 }
 
 /** The `exp` claim of a JWT in epoch ms, if the token is a JWT that has one. */
@@ -28,10 +31,15 @@ export function jwtExpiry(token: string): number | undefined {
   try {
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
     const exp = (JSON.parse(json) as { exp?: unknown } | null)?.exp;
-    return typeof exp === "number" && Number.isFinite(exp) && exp > 0 ? exp * 1000 : undefined;
+    return typeof exp === "number" && Number.isFinite(exp * 1000) && exp > 0 ? exp * 1000 : undefined;
   } catch {
     return undefined;
   }
+}
+
+function futureJwtExpiry(token: string, now: number): number | undefined {
+  const exp = jwtExpiry(token);
+  return exp !== undefined && exp > now ? exp : undefined;
 }
 
 /**
@@ -62,12 +70,6 @@ export function parseTokenResponse(text: string, now: number, response?: Respons
   if (typeof tokenType !== "string" || tokenType.toLowerCase() !== "bearer") {
     throw invalid("the token_type is not Bearer", response);
   }
-  const seconds = expiresInSeconds(expiresIn);
-  const exp = seconds === undefined ? jwtExpiry(accessToken) : undefined;
-  const expiresAt = seconds !== undefined
-    ? now + seconds * 1000
-    : exp !== undefined && exp > now
-    ? exp
-    : now + ONE_HOUR_MS;
+  const expiresAt = expiryFrom(expiresIn, now) ?? futureJwtExpiry(accessToken, now) ?? now + ONE_HOUR_MS;
   return { accessToken, expiresAt, issuedAt: now };
 }

@@ -53,6 +53,15 @@ const flights = new WeakMap<TokenCache, Map<string, Promise<CachedToken>>>();
 
 type Avoid = string | typeof FORCE | undefined;
 
+/** Runs a cache operation whose failure (a rejection, or a throw) only costs a miss. */
+async function quietly(operation: () => unknown): Promise<void> {
+  try {
+    await operation();
+  } catch {
+    // A failing cache makes the client fetch more often, never fail.
+  }
+}
+
 /** Tokens of one client: the source, the cache and the in-process copy. */
 class Tokens {
   readonly config: Config;
@@ -123,11 +132,8 @@ class Tokens {
 
   async invalidate(): Promise<void> {
     this.#hold(undefined);
-    try {
-      await this.config.cache.delete(await this.key());
-    } catch {
-      // A failing cache only costs a token request later.
-    }
+    const key = await this.key();
+    await quietly(() => this.config.cache.delete(key));
   }
 
   key(): Promise<string> {
@@ -172,14 +178,10 @@ class Tokens {
         if (cached !== undefined) return cached;
       }
       const token = await requestToken(this.config);
-      try {
-        await this.config.cache.set(key, token);
-      } catch {
-        // Uncached is still a token.
-      }
+      await quietly(() => this.config.cache.set(key, token));
       return token;
     } finally {
-      await release?.().catch(() => {});
+      if (release !== undefined) await quietly(release);
     }
   }
 
@@ -193,7 +195,7 @@ class Tokens {
     if (cached === undefined) return undefined;
     if (cached.accessToken === avoid) {
       // Drop the rejected token only if it is still the one cached.
-      await this.config.cache.delete(key).catch(() => {});
+      await quietly(() => this.config.cache.delete(key));
       return undefined;
     }
     return this.config.now() < this.#refreshAt(cached) ? cached : undefined;

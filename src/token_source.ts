@@ -23,10 +23,16 @@ class Transient {
 
 const MAX_TEXT = 200;
 
-/** Keeps server-supplied text short and free of the secret, for error messages. */
+/**
+ * Keeps server-supplied text short and free of the secret, for error messages:
+ * a server may echo the form body, where the secret is percent-encoded.
+ */
 function clean(text: unknown, secret: string): string | undefined {
   if (typeof text !== "string" || text === "") return undefined;
-  return text.replaceAll(secret, "[redacted]").slice(0, MAX_TEXT);
+  const forms = new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+  let clean = text;
+  for (const form of forms) clean = clean.replaceAll(form, "[redacted]");
+  return clean.slice(0, MAX_TEXT);
 }
 
 function refused(response: Response, text: string, secret: string): PropQAuthError {

@@ -178,6 +178,15 @@ describe("client.fetch() keeps the token on the API's origin", () => {
       assert.equal(sent.body, "");
     }));
 
+  test("a lowercase post is a POST: a 302 turns it into a GET, as fetch does", () =>
+    withSetup(async ({ server, client }) => {
+      server.scriptApi({ status: 302, headers: { location: "/v1/next" } });
+      await (await client.fetch(UPDATE, { method: "post", body })).body?.cancel();
+      const sent = sentTo(server, "/v1/next");
+      assert.equal(sent.method, "GET");
+      assert.equal(sent.body, "");
+    }));
+
   test('redirect: "manual" returns the 3xx; redirect: "error" rejects with a TypeError', () =>
     withSetup(async ({ server, client }) => {
       server.scriptApi({ status: 302, headers: { location: "/v1/elsewhere" } });

@@ -39,14 +39,19 @@ describe("getToken() sends PropQ's token request", () => {
       { clientId: 42, clientSecret: "a+b/c= &ü" },
     ));
 
-  test("accepts the client id as a string of digits", () =>
-    withSetup(
-      async ({ server, client }) => {
-        assert.equal(await client.getToken(), server.issuedTokens[0]);
-      },
-      { clientId: "42" },
-      { clientId: 42 },
-    ));
+  test("accepts the client id as a string of digits, sent in its canonical form", async (t) => {
+    for (const clientId of ["42", "042"]) {
+      await t.test(clientId, () =>
+        withSetup(
+          async ({ server, client }) => {
+            assert.equal(await client.getToken(), server.issuedTokens[0]);
+            assert.match(server.requests[0].body, /&client_id=42&/);
+          },
+          { clientId },
+          { clientId: 42 },
+        ));
+    }
+  });
 });
 
 describe("getToken() caches", () => {
@@ -134,11 +139,47 @@ describe("getToken() caches", () => {
       }));
   });
 
+  test("a cache whose delete or lock release throws synchronously is still only a miss", async (t) => {
+    const throwing = () => {
+      throw new Error("sync failure");
+    };
+    await t.test("delete() after a 401", () =>
+      withSetup(async ({ server, client }) => {
+        await client.getToken();
+        server.revokeTokens();
+        const response = await client.fetch("/v1/developments/1/units/update-by-name", {
+          method: "POST",
+          body: JSON.stringify({ UntName: "A", UntStatus: 1, UntPrice: 1, UntDirections: [] }),
+        });
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+        await client.invalidate();
+      }, { cache: Object.assign(new MemoryCache(), { delete: throwing }) }));
+    await t.test("the lock's release", () =>
+      withSetup(async ({ server, client }) => {
+        assert.equal(await client.getToken(), server.issuedTokens[0]);
+      }, { cache: Object.assign(new MemoryCache(), { lock: () => Promise.resolve(throwing) }) }));
+  });
+
   test("a cache holding garbage is a miss", async (t) => {
-    const garbage = [null, 42, "token", {}, { accessToken: "" }, { accessToken: "x", expiresAt: "soon" }, {
-      accessToken: 7,
-      expiresAt: Date.now() + HOUR,
-    }, { accessToken: "x", expiresAt: Number.NaN }];
+    const garbage = [
+      null,
+      42,
+      "token",
+      {},
+      { accessToken: "" },
+      { accessToken: "x", expiresAt: "soon" },
+      {
+        accessToken: 7,
+        expiresAt: Date.now() + HOUR,
+      },
+      { accessToken: "x", expiresAt: Number.NaN },
+      { accessToken: "a\r\nX-Evil: 1", expiresAt: Date.now() + HOUR },
+      {
+        accessToken: "tök€n",
+        expiresAt: Date.now() + HOUR,
+      },
+    ];
     for (const value of garbage) {
       await t.test(JSON.stringify(value) ?? String(value), () =>
         withSetup(async ({ server, client }) => {
@@ -363,6 +404,7 @@ describe("createClient() checks its configuration before any traffic", () => {
       "baseUrl not http(s)": { baseUrl: "ftp://api.propq.com" },
       "negative timeoutMs": { timeoutMs: -1 },
       "zero timeoutMs": { timeoutMs: 0 },
+      "a timeoutMs past what a timer can wait": { timeoutMs: 3e9 },
       "fractional maxRetries": { maxRetries: 1.5 },
       "infinite refreshWindowSeconds": { refreshWindowSeconds: Infinity },
       "a cache without get": { cache: {} as TokenCache },

@@ -272,15 +272,31 @@ test("KvCache.lock() is one lease per key across handles", { skip }, async (t) =
     });
   });
 
-  await t.test("a lease that outlived its holder is taken over, and the late release leaves the new one", async () => {
+  await t.test("a live holder renews its lease, however long it works", async () => {
     await withStore(async ({ kv }) => {
+      const release = await new KvCache(kv, { leaseMs: 300 }).lock("k");
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // three leases long
+      const started = Date.now();
+      const giveUp = await new KvCache(kv, { waitMs: 300 }).lock("k");
+      assert.ok(Date.now() - started >= 250, "the lease was still held, so the waiter waited");
+      await giveUp();
+      await release();
+      assert.equal((await kv.get(["propq-auth", "lock", "k"])).versionstamp, null, "released");
+    });
+  });
+
+  await t.test("a lease that lapsed (its holder froze) is taken over, and the late release leaves the new one", async () => {
+    await withStore(async ({ kv }) => {
+      const key = ["propq-auth", "lock", "k"];
       const lateRelease = await new KvCache(kv, { leaseMs: 300 }).lock("k");
+      // What a holder that stopped renewing leaves behind: a lease past its expiry.
+      await kv.set(key, new TextEncoder().encode(JSON.stringify({ expiresAt: Date.now() - 1 })));
       const started = Date.now();
       const release = await new KvCache(kv, { waitMs: 60_000 }).lock("k");
       assert.ok(Date.now() - started < 10_000);
-      const lease = await kv.get(["propq-auth", "lock", "k"]);
+      const lease = await kv.get(key);
       await lateRelease();
-      assert.equal((await kv.get(["propq-auth", "lock", "k"])).versionstamp, lease.versionstamp);
+      assert.equal((await kv.get(key)).versionstamp, lease.versionstamp);
       await release();
     });
   });

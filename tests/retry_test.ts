@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { abortable, parseRetryAfter, RETRY_AFTER_CAP_MS, retryDelay } from "../src/_retry.ts";
+import { abortable, MAX_BACKOFF_MS, parseRetryAfter, RETRY_AFTER_CAP_MS, retryDelay } from "../src/_retry.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12);
 
@@ -12,6 +12,11 @@ describe("retryDelay()", () => {
       assert.equal(retryDelay(attempt, 500, null, NOW, () => 0.999999) <= ceiling, true);
       assert.ok(retryDelay(attempt, 500, null, NOW, () => 0.999999) > ceiling * 0.99);
     }
+  });
+
+  test("caps a backoff step at MAX_BACKOFF_MS, so a timer never overflows", () => {
+    assert.equal(retryDelay(40, 500, null, NOW, () => 1), MAX_BACKOFF_MS);
+    assert.ok(MAX_BACKOFF_MS < 2 ** 31 - 1);
   });
 
   test("uses Retry-After in seconds or as an HTTP date, capped at 30 s", () => {

@@ -37,6 +37,10 @@ describe("parseTokenResponse()", () => {
     const exp = NOW / 1000 + 7200;
     const cases: [string, unknown, string, number][] = [
       ["numeric string expires_in", "60", "x", NOW + 60_000],
+      ["numeric string with spaces", " 7200 ", "x", NOW + 7_200_000],
+      ["numeric string in exponent form", "1e3", "x", NOW + 1_000_000],
+      ["an expires_in too large for a finite expiry → JWT exp", 1e306, jwt({ exp }), exp * 1000],
+      ["an expires_in too small to reach past now → JWT exp", 5e-324, jwt({ exp }), exp * 1000],
       ["zero expires_in → JWT exp", 0, jwt({ exp }), exp * 1000],
       ["negative expires_in → JWT exp", -5, jwt({ exp }), exp * 1000],
       ["non-numeric string → JWT exp", "soon", jwt({ exp }), exp * 1000],
@@ -71,9 +75,12 @@ describe("parseTokenResponse()", () => {
 
   test("any object shaped like a token answer is judged by its fields alone", () => {
     const field = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.boolean());
+    // Valid values often enough that the positive branch runs too.
+    const tokenType = fc.oneof(fc.constantFrom("Bearer", "bearer", "BEARER", "mac"), field);
+    const accessToken = fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,40}$/), field);
     fc.assert(
       fc.property(
-        fc.record({ access_token: field, token_type: field, expires_in: field }, { requiredKeys: [] }),
+        fc.record({ access_token: accessToken, token_type: tokenType, expires_in: field }, { requiredKeys: [] }),
         (body) => {
           const result = outcome(JSON.stringify(body));
           const usable = typeof body.access_token === "string" && /^[\x21-\x7e]+$/.test(body.access_token) &&

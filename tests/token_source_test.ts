@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PropQAuthError } from "@propq/auth";
+import { createClient, PropQAuthError } from "@propq/auth";
 import { startTestServer } from "@propq/auth/testing";
 import { rejection, withSetup } from "./_helpers.ts";
 
@@ -182,6 +182,43 @@ describe("errors never carry the secret", () => {
       assertClean(error);
       assert.match(error.message, /\[redacted\]/);
     }, { clientSecret: secret }));
+
+  test("not when the server echoes the form body, where the secret is percent-encoded", () => {
+    const tricky = "Ab+c/D=e f&g";
+    const form = new URLSearchParams({ client_secret: tricky }).toString();
+    return withSetup(async ({ server, client }) => {
+      server.scriptToken({
+        status: 400,
+        body: { error: "invalid_request", message: `could not parse body: ${form}`, hint: encodeURIComponent(tricky) },
+      });
+      const error = await authError(client.getToken());
+      for (const text of [error.message, error.stack ?? "", JSON.stringify(error)]) {
+        for (const leak of [tricky, form.slice("client_secret=".length), encodeURIComponent(tricky)]) {
+          assert.ok(!text.includes(leak), `${leak} leaked in: ${text}`);
+        }
+      }
+    }, { clientSecret: tricky });
+  });
+
+  test("not in config, http_error or foreign_origin errors", async (t) => {
+    await t.test("config (a secret with surrounding whitespace)", () => {
+      try {
+        createClient({ clientId: 1, clientSecret: ` ${secret} ` });
+      } catch (error) {
+        return assertClean(error);
+      }
+      assert.fail("expected a config error");
+    });
+    await t.test("http_error", () =>
+      withSetup(async ({ server, client }) => {
+        server.scriptToken({ status: 404, body: `<html>${secret}</html>` });
+        assertClean(await rejection(client.getToken()));
+      }, { clientSecret: secret }));
+    await t.test("foreign_origin", () =>
+      withSetup(async ({ client }) => {
+        assertClean(await rejection(client.fetch("https://elsewhere.example/v1")));
+      }, { clientSecret: secret }));
+  });
 
   test("not in invalid_client, network, timeout or invalid_response errors", async (t) => {
     await t.test("invalid_client", () =>

@@ -63,8 +63,9 @@ export interface KvCacheOptions {
    */
   prefix?: readonly string[];
   /**
-   * How long a lock lasts unless released, in ms: the most a crashed
-   * instance can hold up the others. Default 20000.
+   * How long a lock lasts unless renewed, in ms: the most a crashed
+   * instance can hold up the others. A live holder renews it every third of
+   * this time, however long its token request takes. Default 20000.
    */
   leaseMs?: number;
   /**
@@ -286,7 +287,7 @@ export class KvCache implements TokenCache {
             .set(lease, encode({ expiresAt: Date.now() + this.#leaseMs }), { expireIn: this.#leaseMs })
             .commit()
         );
-        if (claimed.ok) return () => this.#release(lease, claimed.versionstamp);
+        if (claimed.ok) return this.#hold(lease, claimed.versionstamp);
       }
       const left = deadline - Date.now();
       if (left <= 0) return () => Promise.resolve();
@@ -294,8 +295,33 @@ export class KvCache implements TokenCache {
     }
   }
 
-  async #release(lease: string[], versionstamp: string): Promise<void> {
-    // Once our lease expired, another instance may hold it: leave theirs alone.
-    await retryIfLocked(() => this.#kv.atomic().check({ key: lease, versionstamp }).delete(lease).commit());
+  /**
+   * Keeps a claimed lease alive while its holder works (a token request with
+   * retries and Retry-After can outlast one lease), renewing it every third of
+   * `leaseMs`; returns its release. Only a holder that crashed lets it lapse.
+   */
+  #hold(lease: string[], claimed: string): () => Promise<void> {
+    let versionstamp: string | undefined = claimed;
+    let renewing: Promise<void> = Promise.resolve();
+    const renew = async () => {
+      if (versionstamp === undefined) return;
+      const renewed = await this.#kv.atomic()
+        .check({ key: lease, versionstamp })
+        .set(lease, encode({ expiresAt: Date.now() + this.#leaseMs }), { expireIn: this.#leaseMs })
+        .commit()
+        .catch(() => ({ ok: true as const, versionstamp })); // a locked store: keep the old one, try again
+      versionstamp = renewed.ok ? renewed.versionstamp : undefined; // lost it: stop renewing
+    };
+    const timer = setInterval(() => renewing = renewing.then(renew), Math.max(1, Math.floor(this.#leaseMs / 3)));
+    return async () => {
+      clearInterval(timer);
+      await renewing;
+      const held = versionstamp;
+      versionstamp = undefined;
+      // Once our lease lapsed, another instance may hold it: leave theirs alone.
+      if (held !== undefined) {
+        await retryIfLocked(() => this.#kv.atomic().check({ key: lease, versionstamp: held }).delete(lease).commit());
+      }
+    };
   }
 }
