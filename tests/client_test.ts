@@ -1,9 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { type CachedToken, createClient, getToken, MemoryCache, PropQAuthError, type TokenCache } from "@propq/auth";
 import { startTestServer } from "@propq/auth/testing";
 import { manualClock, rejection, withSetup } from "./_helpers.ts";
+import { finished } from "./_process.ts";
 
 const HOUR = 3_600_000;
 
@@ -369,6 +372,18 @@ describe("createClient() checks its configuration before any traffic", () => {
     } finally {
       restoreEnv();
     }
+  });
+
+  test("on Deno without --allow-env, the error says the variable could not be read", {
+    skip: "Deno" in globalThis ? false : "a Deno permission",
+  }, async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/config_error.ts", import.meta.url));
+    const result = await finished(
+      spawn(process.execPath, ["run", "--quiet", "--no-prompt", "--allow-read", fixture], {
+        env: { ...process.env, PROPQ_CLIENT_ID: "42", PROPQ_CLIENT_SECRET: "s", NO_COLOR: "1" },
+      }),
+    );
+    assert.match(result.stdout, /^config: Missing client id: .*PROPQ_CLIENT_ID.*--allow-env/, result.stderr);
   });
 
   test("credentials come from the environment", async () => {
