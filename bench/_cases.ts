@@ -154,6 +154,11 @@ export interface FetchResults {
   manualRedirect: Comparison;
   /** Reference: the least any such wrapper does: an async function, a held token, that init. */
   minimalWrapper: Comparison;
+  /**
+   * The wrappers' own work without the network: client.fetch and the least wrapper over a transport
+   * that answers at once, `minimalWrapper`'s per-call time as the baseline.
+   */
+  ownWork: Comparison;
 }
 
 /** `client.fetch` vs `fetch` with the same three headers, sequential and 50 in flight. */
@@ -204,13 +209,42 @@ export async function benchFetch(): Promise<FetchResults> {
     const sequential = await compare(seq(plain), seq(authed), seqOptions);
     const manualRedirect = await compare(seq(plain), seq(manual), { ...seqOptions, rounds: 200, maxMs: 4_000 });
     const minimalWrapper = await compare(seq(plain), seq(minimal), { ...seqOptions, rounds: 200, maxMs: 4_000 });
+    const answer = new Response(API_BODY);
+    const instant = (() => Promise.resolve(answer)) as unknown as typeof fetch;
+    const offlineFetch = createClient({
+      clientId: 42,
+      clientSecret: "bench-secret",
+      tokenUrl: `${api.baseUrl}/oauth/token`,
+      baseUrl: api.baseUrl,
+      cache: new MemoryCache(),
+      fetch: ((input: string | URL | Request, init?: RequestInit) =>
+        String(input).endsWith("/oauth/token") ? fetch(input, init) : instant(input, init)) as typeof fetch,
+    });
+    await offlineFetch.getToken(); // over the network, once
+    const minimalOffline: Send = async () => {
+      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+      headers.authorization = `Bearer ${await held}`;
+      const response = await instant(url, { method: "GET", headers, redirect: "manual" });
+      if (response.status === 401) throw new Error("unexpected 401");
+      return response;
+    };
+    const batch = (send: () => Promise<unknown>) => async () => {
+      for (let i = 0; i < 1_000; i++) await send();
+    };
+    const ownWork = await compare(batch(minimalOffline), batch(() => offlineFetch.fetch("/v1/ping")), {
+      ops: 1_000,
+      rounds: 60,
+      warmup: 5,
+      maxMs: 3_000,
+      yieldBetween: false,
+    });
     const conOps = 200;
     const concurrent = await compare(
       () => concurrentBatch(plain, conOps, 50),
       () => concurrentBatch(authed, conOps, 50),
       { ops: conOps, rounds: 100, warmup: 5, maxMs: 8_000, yieldBetween: false },
     );
-    return { sequential, concurrent, manualRedirect, minimalWrapper };
+    return { sequential, concurrent, manualRedirect, minimalWrapper, ownWork };
   } finally {
     await api.close();
   }

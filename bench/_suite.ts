@@ -66,6 +66,7 @@ export async function runSuite(host: SuiteHost): Promise<RuntimeResults> {
     log(`client.fetch vs fetch, 50 in flight: ${describe(fetch.concurrent)}`);
     log(`  reference, fetch with redirect "manual" vs fetch: ${describe(fetch.manualRedirect)}`);
     log(`  reference, a minimal wrapper vs fetch: ${describe(fetch.minimalWrapper)}`);
+    log(`  own work without the network, client.fetch vs the minimal wrapper: ${describe(fetch.ownWork)}`);
   });
   await step("stampede", async () => {
     results.stampede = [
