@@ -3,11 +3,39 @@
 // from PropQ; without them it walks through the flow against the bundled local PropQ server.
 import { existsSync } from "node:fs";
 import process from "node:process";
-import { createClient, PropQAuthError, UnitStatus, updateUnitByName } from "../mod.ts";
+import {
+  type CachedToken,
+  createClient,
+  MemoryCache,
+  PropQAuthError,
+  type TokenCache,
+  UnitStatus,
+  updateUnitByName,
+} from "../mod.ts";
 import { startTestServer } from "../src/testing/test_server.ts";
 
 function redact(token: string): string {
   return token.length <= 12 ? "****" : `${token.slice(0, 6)}…${token.slice(-4)} (${token.length} chars)`;
+}
+
+/** A MemoryCache that remembers the last token stored, to show its expiry. */
+function watchedCache(): { cache: TokenCache; last(): CachedToken | undefined } {
+  const memory = new MemoryCache();
+  let last: CachedToken | undefined;
+  return {
+    cache: {
+      get: (key) => memory.get(key),
+      set: (key, token) => (last = token, memory.set(key, token)),
+      delete: (key) => memory.delete(key),
+    },
+    last: () => last,
+  };
+}
+
+function expiry(token: CachedToken | undefined): string {
+  if (token === undefined) return "unknown";
+  const days = (token.expiresAt - Date.now()) / 86_400_000;
+  return `${new Date(token.expiresAt).toISOString()} (in ${days.toFixed(2)} days)`;
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, string]> {
@@ -18,11 +46,10 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, string]> {
 
 async function real(): Promise<void> {
   console.log("PROPQ_CLIENT_ID is set: asking the real PropQ token endpoint.");
-  const client = createClient();
+  const watched = watchedCache();
+  const client = createClient({ cache: watched.cache });
   const [token, took] = await timed(() => client.getToken());
-  const exp = JSON.parse(atob(token.split(".")[1]?.replace(/-/g, "+").replace(/_/g, "/") ?? "") || "{}").exp;
-  console.log(`1. token ${redact(token)} in ${took}`);
-  if (typeof exp === "number") console.log(`   expires ${new Date(exp * 1000).toISOString()}`);
+  console.log(`1. token ${redact(token)} in ${took}, expires ${expiry(watched.last())}`);
   const [again, tookAgain] = await timed(() => client.getToken());
   console.log(`2. again from the cache in ${tookAgain}: ${again === token ? "same token" : "a new token?!"}`);
   // A read-only call: it proves the token is accepted (anything but 401) without changing any unit.
@@ -36,14 +63,17 @@ async function local(): Promise<void> {
   const server = await startTestServer();
   try {
     console.log(`   server on ${server.baseUrl}`);
+    const watched = watchedCache();
     const client = createClient({
       clientId: server.clientId,
       clientSecret: server.clientSecret,
       tokenUrl: server.tokenUrl,
       baseUrl: server.baseUrl,
+      cache: watched.cache,
     });
     const [token, took] = await timed(() => client.getToken());
-    console.log(`1. getToken(): ${redact(token)} in ${took}; token requests so far: ${server.tokenRequests}`);
+    console.log(`1. getToken(): ${redact(token)} in ${took}, expires ${expiry(watched.last())}`);
+    console.log(`   token requests so far: ${server.tokenRequests}`);
     const [, tookCached] = await timed(() => client.getToken());
     console.log(`2. getToken() again: served from cache in ${tookCached}; token requests: ${server.tokenRequests}`);
     const [answer, tookCall] = await timed(() =>
