@@ -200,53 +200,34 @@ describe("getToken() caches", () => {
 });
 
 describe("getToken() refreshes before expiry", () => {
-  test("reuses a cached token until the refresh window (300 s) is reached", async () => {
-    const clock = manualClock();
-    await withSetup(
-      async ({ server, client }) => {
-        const first = await client.getToken();
-        clock.advance(HOUR - 301_000);
-        assert.equal(await client.getToken(), first);
-        clock.advance(2_000); // 299 s left: inside the window
-        assert.notEqual(await client.getToken(), first);
-        assert.equal(server.tokenRequests, 2);
-      },
-      { now: clock.now },
-      { expiresIn: 3600 },
-    );
-  });
-
-  test("caps the window at half the lifetime, so a short-lived token is not refreshed on every call", async () => {
-    const clock = manualClock();
-    await withSetup(
-      async ({ server, client }) => {
-        const first = await client.getToken();
-        clock.advance(59_000);
-        assert.equal(await client.getToken(), first);
-        clock.advance(2_000);
-        assert.notEqual(await client.getToken(), first);
-        assert.equal(server.tokenRequests, 2);
-      },
-      { now: clock.now },
-      { expiresIn: 120 },
-    );
-  });
-
-  test("honours refreshWindowSeconds", async () => {
-    const clock = manualClock();
-    await withSetup(
-      async ({ server, client }) => {
-        const first = await client.getToken();
-        clock.advance(HOUR - 601_000); // 601 s left
-        assert.equal(await client.getToken(), first);
-        clock.advance(2_000); // 599 s left
-        assert.notEqual(await client.getToken(), first);
-        assert.equal(server.tokenRequests, 2);
-      },
-      { now: clock.now, refreshWindowSeconds: 600 },
-      { expiresIn: 3600 },
-    );
-  });
+  /** [name, token lifetime (s), refreshWindowSeconds, the last moment (ms after issue) the token is still reused]. */
+  const windows: [string, number, number | undefined, number][] = [
+    ["reuses a cached token until the refresh window (300 s) is reached", 3600, undefined, HOUR - 301_000],
+    [
+      "caps the window at half the lifetime, so a short-lived token is not refreshed on every call",
+      120,
+      undefined,
+      59_000,
+    ],
+    ["honours refreshWindowSeconds", 3600, 600, HOUR - 601_000],
+  ];
+  for (const [name, expiresIn, refreshWindowSeconds, stillReused] of windows) {
+    test(name, async () => {
+      const clock = manualClock();
+      await withSetup(
+        async ({ server, client }) => {
+          const first = await client.getToken();
+          clock.advance(stillReused);
+          assert.equal(await client.getToken(), first);
+          clock.advance(2_000); // now inside the window
+          assert.notEqual(await client.getToken(), first);
+          assert.equal(server.tokenRequests, 2);
+        },
+        { now: clock.now, refreshWindowSeconds },
+        { expiresIn },
+      );
+    });
+  }
 
   test("trusts expires_in given as a numeric string", () => {
     const clock = manualClock();
