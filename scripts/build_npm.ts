@@ -13,6 +13,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DenoConfig, entriesOf, type Entry, NPM_NAME, packageJson, parseNpmSpecifier } from "./_npm_package.ts";
 import { relativeTsToJs, rewriteSpecifiers, type SpecifierMap } from "./_specifiers.ts";
+import { walk } from "./_walk.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "npm");
@@ -27,17 +28,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
-  }
-}
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  const names = [];
-  for await (const item of Deno.readDir(dir)) names.push(item);
-  names.sort((a, b) => a.name < b.name ? -1 : 1);
-  for (const item of names) {
-    const path = join(dir, item.name);
-    if (item.isDirectory) yield* walk(path);
-    else if (item.isFile) yield path;
   }
 }
 

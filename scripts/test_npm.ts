@@ -4,8 +4,9 @@
 // 3. `node --test`: the compiled suite on Node, including the package smoke test (every entry
 //    with `import` and `require`) and the workerd test; last, so its summary closes the output.
 // Tools come from npm/node_modules (the package's pinned devDependencies).
-import { delimiter, dirname, join, relative } from "node:path";
+import { basename, delimiter, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { walk } from "./_walk.ts";
 
 const OUT = fileURLToPath(new URL("../npm/", import.meta.url));
 const TESTS = join(OUT, "test");
@@ -13,17 +14,6 @@ const BIN = join(OUT, "node_modules", ".bin");
 
 // Tests that start the other runtime (a Node and a Deno process sharing one KV store) find this Deno.
 const env = { PATH: [dirname(Deno.execPath()), BIN, Deno.env.get("PATH") ?? ""].join(delimiter) };
-
-async function* testFiles(dir: string): AsyncGenerator<string> {
-  const items = [];
-  for await (const item of Deno.readDir(dir)) items.push(item);
-  items.sort((a, b) => a.name < b.name ? -1 : 1);
-  for (const item of items) {
-    const path = join(dir, item.name);
-    if (item.isDirectory && item.name !== "fixtures") yield* testFiles(path);
-    else if (item.isFile && /[._]test\.[mc]?js$/.test(item.name)) yield path;
-  }
-}
 
 async function run(label: string, command: string, args: string[], cwd = OUT): Promise<boolean> {
   console.log(`\n── ${label}: ${[command, ...args].join(" ")}`);
@@ -44,7 +34,10 @@ try {
 }
 
 const files: string[] = [];
-for await (const file of testFiles(TESTS)) files.push(relative(OUT, file));
+for await (const file of walk(TESTS)) {
+  const isTest = /[._]test\.[mc]?js$/.test(basename(file)) && !relative(TESTS, file).split(sep).includes("fixtures");
+  if (isTest) files.push(relative(OUT, file));
+}
 
 const failed: string[] = [];
 const step = async (label: string, command: string, args: string[], cwd?: string) => {
