@@ -448,6 +448,17 @@ async function readsBatch(read: () => Promise<unknown>, ops: number): Promise<vo
   for (let i = 0; i < ops; i++) if (await read() !== undefined) sink++;
 }
 
+/** A cache's warm read against the bare read it is built on, 50 reads a batch. */
+function compareReads(bare: () => Promise<unknown>, cached: () => Promise<unknown>): Promise<Comparison> {
+  const ops = 50;
+  return compare(() => readsBatch(bare, ops), () => readsBatch(cached, ops), {
+    ops,
+    rounds: 80,
+    warmup: 5,
+    maxMs: 4_000,
+  });
+}
+
 /** `FileCache.get` on a warm file vs `readFile` + `JSON.parse` of that file. */
 export async function benchFileRead(): Promise<Comparison> {
   const dir = scratchDir();
@@ -456,13 +467,7 @@ export async function benchFileRead(): Promise<Comparison> {
     await cache.set("bench-key", STORED);
     if ((await cache.get("bench-key"))?.accessToken !== STORED.accessToken) throw new Error("FileCache: no hit");
     const raw = () => readFile(cache.path, "utf8").then((text) => JSON.parse(text));
-    const ops = 50;
-    return await compare(() => readsBatch(raw, ops), () => readsBatch(() => cache.get("bench-key"), ops), {
-      ops,
-      rounds: 80,
-      warmup: 5,
-      maxMs: 4_000,
-    });
+    return await compareReads(raw, () => cache.get("bench-key"));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -480,13 +485,7 @@ export async function benchKvRead(openKv: (path: string) => Promise<OpenKv>): Pr
     await kv.set(rawKey, new TextEncoder().encode(JSON.stringify(STORED)));
     const decoder = new TextDecoder();
     const raw = () => kv.get(rawKey).then((entry) => JSON.parse(decoder.decode(entry.value as Uint8Array)));
-    const ops = 50;
-    return await compare(() => readsBatch(raw, ops), () => readsBatch(() => cache.get("bench-key"), ops), {
-      ops,
-      rounds: 80,
-      warmup: 5,
-      maxMs: 4_000,
-    });
+    return await compareReads(raw, () => cache.get("bench-key"));
   } finally {
     kv.close();
     await rm(dir, { recursive: true, force: true });

@@ -88,6 +88,30 @@ function mark(cells: Cell[]): string {
   return judged.every((cell) => cell.met) ? "met" : "**missed**";
 }
 
+/** The fleet rows for one token endpoint delay: the uncoordinated baseline, then FileCache and KvCache. */
+function fleetRows(d: RuntimeResults, n: RuntimeResults | undefined, delay: number): string[] {
+  const endpoint = delay === 0 ? "fast endpoint" : `${delay} ms endpoint`;
+  const baseline = row(
+    `fleet baseline: 8 processes, each its own MemoryCache, ${endpoint}`,
+    "",
+    "",
+    uncoordinatedCell(fleet(d, "memory", delay)),
+    uncoordinatedCell(fleet(n, "memory", delay)),
+  );
+  const coordinated = ([["file", "cold `FileCache`"], ["kv", "cold KV file (`KvCache`)"]] as const).map((
+    [kind, what],
+  ) =>
+    row(
+      `fleet: 8 processes, ${what}, ${endpoint}`,
+      "the 8 uncoordinated processes",
+      "1 token request",
+      fleetCell(fleet(d, kind, delay)),
+      fleetCell(fleet(n, kind, delay)),
+    )
+  );
+  return [baseline, ...coordinated];
+}
+
 function row(measure: string, baseline: string, target: string, deno: Cell, node: Cell): string {
   return `| ${measure} | ${baseline} | ${target} | ${deno.text} | ${node.text} | ${mark([deno, node])} |`;
 }
@@ -215,48 +239,8 @@ export function renderReport(report: Report): string {
       stampedeCell(stampede(d, "fast endpoint, 10 clients")),
       stampedeCell(stampede(n, "fast endpoint, 10 clients")),
     ),
-    row(
-      "fleet baseline: 8 processes, each its own MemoryCache, fast endpoint",
-      "",
-      "",
-      uncoordinatedCell(fleet(d, "memory", 0)),
-      uncoordinatedCell(fleet(n, "memory", 0)),
-    ),
-    row(
-      "fleet: 8 processes, cold `FileCache`, fast endpoint",
-      "the 8 uncoordinated processes",
-      "1 token request",
-      fleetCell(fleet(d, "file", 0)),
-      fleetCell(fleet(n, "file", 0)),
-    ),
-    row(
-      "fleet: 8 processes, cold KV file (`KvCache`), fast endpoint",
-      "the 8 uncoordinated processes",
-      "1 token request",
-      fleetCell(fleet(d, "kv", 0)),
-      fleetCell(fleet(n, "kv", 0)),
-    ),
-    row(
-      "fleet baseline: 8 processes, each its own MemoryCache, 200 ms endpoint",
-      "",
-      "",
-      uncoordinatedCell(fleet(d, "memory", 200)),
-      uncoordinatedCell(fleet(n, "memory", 200)),
-    ),
-    row(
-      "fleet: 8 processes, cold `FileCache`, 200 ms endpoint",
-      "the 8 uncoordinated processes",
-      "1 token request",
-      fleetCell(fleet(d, "file", 200)),
-      fleetCell(fleet(n, "file", 200)),
-    ),
-    row(
-      "fleet: 8 processes, cold KV file (`KvCache`), 200 ms endpoint",
-      "the 8 uncoordinated processes",
-      "1 token request",
-      fleetCell(fleet(d, "kv", 200)),
-      fleetCell(fleet(n, "kv", 200)),
-    ),
+    ...fleetRows(d, n, 0),
+    ...fleetRows(d, n, 200),
     row(
       "`FileCache.get()`, warm file",
       "`readFile` + `JSON.parse` of the same file",
