@@ -34,9 +34,10 @@
  * @module
  */
 
-export { authedFetch } from "./src/auth_fetch.ts";
-export { createClient, getToken } from "./src/client.ts";
-export type { GetTokenFunctionOptions, PropQClient } from "./src/client.ts";
+export { createClient } from "./src/client.ts";
+export type { PropQClient } from "./src/client.ts";
+export { authedFetch, getToken } from "./src/one_shot.ts";
+export type { GetTokenFunctionOptions } from "./src/one_shot.ts";
 export { PropQApiError, PropQAuthError } from "./src/errors.ts";
 export type { PropQApiErrorOptions, PropQAuthErrorCode, PropQAuthErrorOptions } from "./src/errors.ts";
 export type { ClientOptions, GetTokenOptions } from "./src/options.ts";

@@ -12,7 +12,7 @@ import {
   UnitStatus,
   updateUnitByName,
 } from "../mod.ts";
-import { startTestServer } from "../src/testing/test_server.ts";
+import { startTestServer } from "../src/testing/mod.ts";
 
 function redact(token: string): string {
   return token.length <= 12 ? "****" : `${token.slice(0, 6)}…${token.slice(-4)} (${token.length} chars)`;

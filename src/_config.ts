@@ -1,17 +1,22 @@
+/**
+ * Options after validation: every default filled in, every bad value refused
+ * with a `config` error before anything is sent.
+ *
+ * @module
+ */
+
+import { MAX_TIMER_MS } from "./_async.ts";
+import { type EnvValue, readEnv } from "./_env.ts";
+import { defaultCache } from "./_registry.ts";
 import { PropQAuthError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
-import { MemoryCache, type TokenCache } from "./token_cache.ts";
+import type { TokenCache } from "./token_cache.ts";
 
 export const DEFAULT_TOKEN_URL = "https://api.propq.com/oauth/token";
 export const DEFAULT_BASE_URL = "https://api.propq.com";
-const ID_ENV = "PROPQ_CLIENT_ID";
-const SECRET_ENV = "PROPQ_CLIENT_SECRET";
+export const ID_ENV = "PROPQ_CLIENT_ID";
+export const SECRET_ENV = "PROPQ_CLIENT_SECRET";
 const DIGITS = /^\d+$/;
-// setTimeout's limit: a longer time limit would fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The one cache of the process that every client without a `cache` option shares. */
-export const defaultCache: TokenCache = new MemoryCache();
 
 /** Options after validation, with every default filled in. */
 export interface Config {
@@ -26,49 +31,37 @@ export interface Config {
   retryDelayMs: number;
   fetch: typeof fetch;
   now: () => number;
-}
-
-type EnvHost = {
-  Deno?: { env: { get(name: string): string | undefined } };
-  process?: { env: Record<string, string | undefined> };
-};
-
-let envDenied = false;
-
-/** Reads an environment variable on Deno, Node, Bun; `undefined` on edge runtimes or without permission. */
-export function readEnv(name: string): string | undefined {
-  const host = globalThis as EnvHost;
-  try {
-    return host.Deno?.env.get(name) ?? host.process?.env?.[name];
-  } catch {
-    envDenied = true; // Deno without --allow-env
-    return undefined;
-  }
-}
-
-function missing(what: string, option: string, variable: string): PropQAuthError {
-  const denied = envDenied ? ` (Deno needs --allow-env=${ID_ENV},${SECRET_ENV} to read it)` : "";
-  return configError(`Missing ${what}: pass ${option} or set ${variable}${denied}`);
+  /** `false` when the caller injected `now`: the coarse clock is only for the real one. */
+  realClock: boolean;
 }
 
 function configError(message: string): PropQAuthError {
   return new PropQAuthError(message, { code: "config" });
 }
 
-function clientIdFrom(value: unknown, source: string): string {
-  if (value === undefined || value === "") throw missing("client id", "clientId", ID_ENV);
+function missing(what: string, option: string, env: EnvValue, variable: string): PropQAuthError {
+  const denied = env.denied ? ` (Deno needs --allow-env=${ID_ENV},${SECRET_ENV} to read it)` : "";
+  return configError(`Missing ${what}: pass ${option} or set ${variable}${denied}`);
+}
+
+function clientIdFrom(option: unknown): string {
+  const env = option === undefined ? readEnv(ID_ENV) : { value: undefined, denied: false };
+  const value = option ?? env.value;
+  if (value === undefined || value === "") throw missing("client id", "clientId", env, ID_ENV);
   const id = typeof value === "number" ? value : typeof value === "string" && DIGITS.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(id) || id <= 0) {
+    const source = option === undefined ? ID_ENV : "clientId";
     throw configError(`Invalid client id from ${source}: expected a positive integer such as 42`);
   }
   return String(id); // "042" and 42 are one client: one cache key
 }
 
-function clientSecretFrom(value: unknown, source: string): string {
-  if (value === undefined || value === "") throw missing("client secret", "clientSecret", SECRET_ENV);
-  if (typeof value !== "string") {
-    throw configError(`Invalid client secret from ${source}: expected a string`);
-  }
+function clientSecretFrom(option: unknown): string {
+  const env = option === undefined ? readEnv(SECRET_ENV) : { value: undefined, denied: false };
+  const value = option ?? env.value;
+  if (value === undefined || value === "") throw missing("client secret", "clientSecret", env, SECRET_ENV);
+  const source = option === undefined ? SECRET_ENV : "clientSecret";
+  if (typeof value !== "string") throw configError(`Invalid client secret from ${source}: expected a string`);
   if (value.trim() !== value) {
     throw configError(`Invalid client secret from ${source}: it has leading or trailing whitespace`);
   }
@@ -99,14 +92,8 @@ function numberFrom(value: number | undefined, fallback: number, name: string, i
 
 /** Validates options and fills defaults. Throws a `config` error before any traffic. */
 export function resolveConfig(options: ClientOptions = {}): Config {
-  const clientId = clientIdFrom(
-    options.clientId ?? readEnv(ID_ENV),
-    options.clientId === undefined ? ID_ENV : "clientId",
-  );
-  const clientSecret = clientSecretFrom(
-    options.clientSecret ?? readEnv(SECRET_ENV),
-    options.clientSecret === undefined ? SECRET_ENV : "clientSecret",
-  );
+  const clientId = clientIdFrom(options.clientId);
+  const clientSecret = clientSecretFrom(options.clientSecret);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== "function") throw configError("Invalid fetch: expected a function");
   const cache = options.cache ?? defaultCache;
@@ -129,5 +116,6 @@ export function resolveConfig(options: ClientOptions = {}): Config {
     retryDelayMs: numberFrom(options.retryDelayMs, 500, "retryDelayMs", false),
     fetch: fetchImpl,
     now: options.now ?? Date.now,
+    realClock: options.now === undefined,
   };
 }

@@ -6,12 +6,13 @@
  */
 
 import type { Config } from "./_config.ts";
-import { retryDelay, sleep } from "./_retry.ts";
+import { backoff, MAX_BACKOFF_MS, retry, retryAfterDelay } from "./_retry.ts";
 import { parseTokenResponse } from "./_token_response.ts";
 import { PropQAuthError } from "./errors.ts";
 import type { CachedToken } from "./token_cache.ts";
 
-type SourceConfig = Pick<
+/** What the source needs of a client's configuration. */
+export type SourceConfig = Pick<
   Config,
   "clientId" | "clientSecret" | "tokenUrl" | "timeoutMs" | "maxRetries" | "retryDelayMs" | "fetch" | "now"
 >;
@@ -109,16 +110,21 @@ async function attempt(config: SourceConfig): Promise<CachedToken> {
  * Requests a new token from the token endpoint: a form-encoded
  * `grant_type=client_credentials` POST with `Accept: application/json` and no
  * Authorization header. 429, 5xx, network errors and timeouts are retried up
- * to `maxRetries` times with backoff; every other refusal is thrown at once.
+ * to `maxRetries` times with backoff, honouring `Retry-After` up to 30 s; every
+ * other refusal is thrown at once.
  */
 export async function requestToken(config: SourceConfig): Promise<CachedToken> {
-  for (let retry = 0;; retry++) {
-    try {
-      return await attempt(config);
-    } catch (failure) {
-      if (!(failure instanceof Transient)) throw failure;
-      if (retry >= config.maxRetries) throw failure.error;
-      await sleep(retryDelay(retry, config.retryDelayMs, failure.retryAfter, config.now()));
-    }
+  try {
+    return await retry(
+      () => attempt(config),
+      (failure) => failure instanceof Transient,
+      (retries, failure) => {
+        if (retries >= config.maxRetries) return undefined;
+        return retryAfterDelay((failure as Transient).retryAfter, config.now()) ??
+          backoff(retries, config.retryDelayMs, MAX_BACKOFF_MS);
+      },
+    );
+  } catch (failure) {
+    throw failure instanceof Transient ? failure.error : failure;
   }
 }

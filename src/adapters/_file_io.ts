@@ -9,13 +9,13 @@ import { randomUUID } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { posix, win32 } from "node:path";
 import process from "node:process";
-import { sleep } from "../_retry.ts";
+import { backoff, retry } from "../_retry.ts";
 
 const TRANSIENT = new Set(["EBUSY", "EAGAIN", "EMFILE", "ENFILE"]);
 // On Windows an antivirus, an indexer or a reader mid-rename holds a file for
 // a moment, and the OS reports it as EPERM or EACCES.
 const TRANSIENT_ON_WINDOWS = new Set(["EPERM", "EACCES"]);
-const RETRY_DELAYS_MS = [10, 20, 40, 80, 160];
+const RETRIES = 5;
 
 /** The `code` of a Node-style file-system error, if any. */
 export function errorCode(error: unknown): string | undefined {
@@ -29,16 +29,9 @@ function isTransient(error: unknown): boolean {
   return TRANSIENT.has(code) || (process.platform === "win32" && TRANSIENT_ON_WINDOWS.has(code));
 }
 
-/** Runs `operation`, retrying it for about 300 ms while it fails with a transient fault. */
-export async function retryTransient<T>(operation: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (attempt >= RETRY_DELAYS_MS.length || !isTransient(error)) throw error;
-      await sleep(RETRY_DELAYS_MS[attempt]);
-    }
-  }
+/** Runs `operation`, retrying it for up to about 300 ms while it fails with a transient fault. */
+export function retryTransient<T>(operation: () => Promise<T>): Promise<T> {
+  return retry(operation, isTransient, (attempt) => attempt < RETRIES ? backoff(attempt, 20, 160) : undefined);
 }
 
 /** The file's text, or `undefined` when it does not exist. */

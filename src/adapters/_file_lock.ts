@@ -9,7 +9,8 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, stat, unlink, utimes } from "node:fs/promises";
 import { dirname } from "node:path";
 import { clearInterval, setInterval } from "node:timers";
-import { sleep } from "../_retry.ts";
+import { sleep } from "../_async.ts";
+import { backoff } from "../_retry.ts";
 import { errorCode, retryTransient } from "./_file_io.ts";
 
 /** How a lock is waited for. */
@@ -24,7 +25,6 @@ export interface LockOptions {
 export type Release = () => Promise<void>;
 
 const POLL_CEILING_MS = 100;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Takes the lock file at `path`, creating its directory at mode 0700 when
@@ -43,8 +43,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<R
       });
     }
     if (!await takeOverStale(path, options.staleMs)) {
-      const ceiling = Math.min(10 * 2 ** attempt, POLL_CEILING_MS);
-      await sleep(ceiling / 2 + Math.random() * ceiling / 2);
+      await sleep(backoff(attempt, 10, POLL_CEILING_MS));
     }
   }
 }
@@ -84,7 +83,7 @@ function hold(path: string, id: string, staleMs: number): Release {
   const heartbeat = setInterval(() => {
     const now = new Date();
     utimes(path, now, now).catch(() => {});
-  }, Math.min(Math.max(staleMs / 3, 10), MAX_TIMER_MS));
+  }, Math.max(staleMs / 3, 10));
   heartbeat.unref();
   let released = false;
   return async () => {

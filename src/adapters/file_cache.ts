@@ -14,6 +14,7 @@ import { cachedTokenFrom } from "../_cached_token.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 import { readText, userCacheDir, writeAtomic } from "./_file_io.ts";
 import { acquireLock, type LockOptions, type Release } from "./_file_lock.ts";
+import { positiveMs } from "./_options.ts";
 
 export type { CachedToken, TokenCache } from "../token_cache.ts";
 
@@ -82,14 +83,6 @@ function describe(error: unknown): string {
 
 function warn(error: Error): void {
   process.emitWarning(error.message, { type: "PropQAuthWarning", code: "PROPQ_AUTH_FILE_CACHE" });
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Cannot create FileCache: ${name} must be a positive number of ms, got ${value}`);
-  }
-  return value;
 }
 
 /**
@@ -181,8 +174,13 @@ export class FileCache implements TokenCache {
     }
     const { onError = warn } = options;
     if (typeof onError !== "function") throw new TypeError("Cannot create FileCache: onError must be a function");
-    const staleMs = positive("staleLockMs", options.staleLockMs, DEFAULT_STALE_LOCK_MS);
-    const timeoutMs = positive("lockTimeoutMs", options.lockTimeoutMs, Math.max(DEFAULT_LOCK_TIMEOUT_MS, 2 * staleMs));
+    const staleMs = positiveMs("FileCache", "staleLockMs", options.staleLockMs, DEFAULT_STALE_LOCK_MS);
+    const timeoutMs = positiveMs(
+      "FileCache",
+      "lockTimeoutMs",
+      options.lockTimeoutMs,
+      Math.max(DEFAULT_LOCK_TIMEOUT_MS, 2 * staleMs),
+    );
     this.path = path ?? join(userCacheDir(process.platform, process.env, homedir), "propq-auth", "tokens.json");
     this.#lockOptions = { staleMs, timeoutMs };
     this.#onError = onError;

@@ -8,7 +8,9 @@
  */
 
 import { cachedTokenFrom, isTime } from "../_cached_token.ts";
-import { sleep } from "../_retry.ts";
+import { sleep } from "../_async.ts";
+import { backoff, retry } from "../_retry.ts";
+import { positiveMs } from "./_options.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 
 export type { CachedToken, TokenCache } from "../token_cache.ts";
@@ -88,22 +90,14 @@ function isLocked(error: unknown): boolean {
   return LOCKED_PATTERN.test(error instanceof Error ? error.message : String(error));
 }
 
-/** Runs `operation`, retrying it briefly while the store is locked by another writer. */
-async function retryIfLocked<T>(operation: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (attempt >= LOCKED_RETRIES || !isLocked(error)) throw error;
-      await sleep(backoff(attempt));
-    }
-  }
+/** 20 ms doubling to a 250 ms cap, each wait jittered down to half so waiters spread out. */
+function pause(attempt: number): number {
+  return backoff(attempt, 20, 250);
 }
 
-/** 20 ms doubling to a 250 ms cap, each wait jittered down to half so waiters spread out. */
-function backoff(attempt: number): number {
-  const ceiling = Math.min(20 * 2 ** attempt, 250);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+/** Runs `operation`, retrying it briefly while the store is locked by another writer. */
+function retryIfLocked<T>(operation: () => Promise<T>): Promise<T> {
+  return retry(operation, isLocked, (attempt) => attempt < LOCKED_RETRIES ? pause(attempt) : undefined);
 }
 
 function encode(value: object): Uint8Array {
@@ -118,14 +112,6 @@ function decode(value: unknown): unknown {
   } catch {
     return undefined;
   }
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Cannot create KvCache: ${name} must be a positive number of ms, got ${value}`);
-  }
-  return Math.ceil(value);
 }
 
 /**
@@ -210,8 +196,8 @@ export class KvCache implements TokenCache {
     }
     this.#kv = kv;
     this.#prefix = [...prefix];
-    this.#leaseMs = positive("leaseMs", options.leaseMs, 20_000);
-    this.#waitMs = positive("waitMs", options.waitMs, 30_000);
+    this.#leaseMs = positiveMs("KvCache", "leaseMs", options.leaseMs, 20_000);
+    this.#waitMs = positiveMs("KvCache", "waitMs", options.waitMs, 30_000);
   }
 
   /**
@@ -291,7 +277,7 @@ export class KvCache implements TokenCache {
       }
       const left = deadline - Date.now();
       if (left <= 0) return () => Promise.resolve();
-      await sleep(Math.min(left, backoff(attempt)));
+      await sleep(Math.min(left, pause(attempt)));
     }
   }
 

@@ -7,8 +7,8 @@
  */
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { Buffer } from "node:buffer";
 import type { AddressInfo, Socket } from "node:net";
+import { BAD_REQUEST_MESSAGE, base64url, randomSecret, readBody, send, UPDATE_ROUTE, validateUnit } from "./_http.ts";
 
 /** Options of {@linkcode startTestServer}. */
 export interface TestServerOptions {
@@ -81,47 +81,6 @@ export interface TestServer {
   revokeTokens(): void;
   /** Stops the server and closes its connections. */
   close(): Promise<void>;
-}
-
-const BAD_REQUEST_MESSAGE =
-  "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed.";
-const UPDATE_ROUTE = /^\/v1\/developments\/([^/]+)\/units\/update-by-name$/;
-
-function base64url(text: string | Uint8Array): string {
-  const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function randomSecret(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(30)));
-}
-
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
-  const type = typeof body === "string" ? "text/plain; charset=utf-8" : "application/json";
-  res.writeHead(status, { "content-type": type, "content-length": String(Buffer.byteLength(text)), ...headers });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    req.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-function validateUnit(body: unknown): Record<string, string[]> {
-  const errors: Record<string, string[]> = {};
-  const unit = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-  if (typeof unit.UntName !== "string" || unit.UntName === "") errors.UntName = ["The unt name field is required."];
-  if (![1, 2, 4, 8].includes(unit.UntStatus as number)) errors.UntStatus = ["The selected unt status is invalid."];
-  if (typeof unit.UntPrice !== "number" || unit.UntPrice < 0) errors.UntPrice = ["The unt price must be a number."];
-  if (!Array.isArray(unit.UntDirections) || !unit.UntDirections.every((d) => typeof d === "string")) {
-    errors.UntDirections = ["The unt directions must be an array."];
-  }
-  return errors;
 }
 
 /**

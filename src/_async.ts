@@ -1,0 +1,27 @@
+/**
+ * Small async helpers every part of the library shares.
+ *
+ * @module
+ */
+
+/** setTimeout's limit: a longer delay fires at once (and may loop). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_TIMER_MS)));
+}
+
+/**
+ * Settles like `promise`, or rejects with `signal.reason` as soon as the signal
+ * aborts. Only this caller stops waiting: `promise` itself goes on.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
