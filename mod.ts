@@ -40,7 +40,15 @@ export { authedFetch, getToken } from "./src/one_shot.ts";
 export type { GetTokenFunctionOptions } from "./src/one_shot.ts";
 export { PropQApiError, PropQAuthError } from "./src/errors.ts";
 export type { PropQApiErrorOptions, PropQAuthErrorCode, PropQAuthErrorOptions } from "./src/errors.ts";
-export type { ClientOptions, GetTokenOptions } from "./src/options.ts";
+export type {
+  CacheErrorEvent,
+  PropQAuthEvent,
+  RefreshFailedEvent,
+  RetryEvent,
+  TokenEvent,
+  UnauthorizedEvent,
+} from "./src/events.ts";
+export type { ClientOptions, GetTokenOptions, TokenInfo } from "./src/options.ts";
 export { MemoryCache } from "./src/token_cache.ts";
 export type { CachedToken, TokenCache } from "./src/token_cache.ts";
 export { UnitStatus, updateUnitByName } from "./src/units.ts";

@@ -6,7 +6,7 @@
 
 import { resolveConfig } from "./_config.ts";
 import { authFetch } from "./auth_fetch.ts";
-import type { ClientOptions, GetTokenOptions } from "./options.ts";
+import type { ClientOptions, GetTokenOptions, TokenInfo } from "./options.ts";
 import { ReuseTokenSource } from "./reuse_token_source.ts";
 
 /** An authenticated PropQ client, as returned by {@linkcode createClient}. */
@@ -16,6 +16,11 @@ export interface PropQClient {
    * left, otherwise a new one (one request however many callers ask at once).
    */
   getToken(options?: GetTokenOptions): Promise<string>;
+  /**
+   * Like `getToken`, with the token's timing: when it expires and when the
+   * client refreshes it, in epoch ms.
+   */
+  getTokenInfo(options?: GetTokenOptions): Promise<TokenInfo>;
   /** `fetch` for the PropQ API: adds the token and PropQ's headers; see `authedFetch`. */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Drops the cached token, so the next call fetches a new one. */
@@ -34,6 +39,10 @@ class Client implements PropQClient {
 
   getToken(options?: GetTokenOptions): Promise<string> {
     return this.#tokens.get(options);
+  }
+
+  getTokenInfo(options?: GetTokenOptions): Promise<TokenInfo> {
+    return this.#tokens.info(options);
   }
 
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {

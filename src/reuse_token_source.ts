@@ -11,7 +11,7 @@ import { cachedTokenFrom } from "./_cached_token.ts";
 import { CoarseClock } from "./_coarse_clock.ts";
 import type { Config } from "./_config.ts";
 import { sharedSlot } from "./_registry.ts";
-import type { GetTokenOptions } from "./options.ts";
+import type { GetTokenOptions, TokenInfo } from "./options.ts";
 import type { CachedToken } from "./token_cache.ts";
 import { requestToken } from "./token_source.ts";
 
@@ -76,6 +76,16 @@ export class ReuseTokenSource implements TokenHandle {
       return held.answer;
     }
     return this.#obtain(options?.forceRefresh === true ? FORCE : undefined, options?.signal);
+  }
+
+  /** The token `get` answers, with its expiry and refresh time. */
+  async info(options?: GetTokenOptions): Promise<TokenInfo> {
+    const accessToken = await this.get(options);
+    const held = this.#held;
+    if (held?.token.accessToken === accessToken) {
+      return { accessToken, expiresAt: held.token.expiresAt, refreshAt: held.refreshAt };
+    }
+    return this.info(options); // replaced meanwhile: ask again
   }
 
   replace(rejected: string, signal?: AbortSignal): Promise<string> {
