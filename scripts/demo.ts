@@ -3,39 +3,17 @@
 // from PropQ; without them it walks through the flow against the bundled local PropQ server.
 import { existsSync } from "node:fs";
 import process from "node:process";
-import {
-  type CachedToken,
-  createClient,
-  MemoryCache,
-  PropQAuthError,
-  type TokenCache,
-  UnitStatus,
-  updateUnitByName,
-} from "../mod.ts";
+import { createClient, PropQAuthError, type TokenInfo, UnitStatus, updateUnitByName } from "../mod.ts";
 import { startTestServer } from "../src/testing/mod.ts";
 
 function redact(token: string): string {
   return token.length <= 12 ? "****" : `${token.slice(0, 6)}…${token.slice(-4)} (${token.length} chars)`;
 }
 
-/** A MemoryCache that remembers the last token stored, to show its expiry. */
-function watchedCache(): { cache: TokenCache; last(): CachedToken | undefined } {
-  const memory = new MemoryCache();
-  let last: CachedToken | undefined;
-  return {
-    cache: {
-      get: (key) => memory.get(key),
-      set: (key, token) => (last = token, memory.set(key, token)),
-      delete: (key) => memory.delete(key),
-    },
-    last: () => last,
-  };
-}
-
-function expiry(token: CachedToken | undefined): string {
-  if (token === undefined) return "unknown";
-  const days = (token.expiresAt - Date.now()) / 86_400_000;
-  return `${new Date(token.expiresAt).toISOString()} (in ${days.toFixed(2)} days)`;
+function expiry(info: TokenInfo): string {
+  const days = (info.expiresAt - Date.now()) / 86_400_000;
+  const refresh = new Date(info.refreshAt).toISOString();
+  return `${new Date(info.expiresAt).toISOString()} (in ${days.toFixed(2)} days; refreshed from ${refresh})`;
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, string]> {
@@ -46,10 +24,10 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, string]> {
 
 async function real(): Promise<void> {
   console.log("PROPQ_CLIENT_ID is set: asking the real PropQ token endpoint.");
-  const watched = watchedCache();
-  const client = createClient({ cache: watched.cache });
-  const [token, took] = await timed(() => client.getToken());
-  console.log(`1. token ${redact(token)} in ${took}, expires ${expiry(watched.last())}`);
+  const client = createClient();
+  const [info, took] = await timed(() => client.getTokenInfo());
+  const token = info.accessToken;
+  console.log(`1. token ${redact(token)} in ${took}, expires ${expiry(info)}`);
   const [again, tookAgain] = await timed(() => client.getToken());
   console.log(`2. again from the cache in ${tookAgain}: ${again === token ? "same token" : "a new token?!"}`);
   // A read-only call: it proves the token is accepted (anything but 401) without changing any unit.
@@ -63,16 +41,15 @@ async function local(): Promise<void> {
   const server = await startTestServer();
   try {
     console.log(`   server on ${server.baseUrl}`);
-    const watched = watchedCache();
     const client = createClient({
       clientId: server.clientId,
       clientSecret: server.clientSecret,
       tokenUrl: server.tokenUrl,
       baseUrl: server.baseUrl,
-      cache: watched.cache,
     });
-    const [token, took] = await timed(() => client.getToken());
-    console.log(`1. getToken(): ${redact(token)} in ${took}, expires ${expiry(watched.last())}`);
+    const [info, took] = await timed(() => client.getTokenInfo());
+    const token = info.accessToken;
+    console.log(`1. getTokenInfo(): ${redact(token)} in ${took}, expires ${expiry(info)}`);
     console.log(`   token requests so far: ${server.tokenRequests}`);
     const [, tookCached] = await timed(() => client.getToken());
     console.log(`2. getToken() again: served from cache in ${tookCached}; token requests: ${server.tokenRequests}`);

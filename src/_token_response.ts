@@ -3,6 +3,8 @@ import { PropQAuthError } from "./errors.ts";
 import type { CachedToken } from "./token_cache.ts";
 
 const ONE_HOUR_MS = 3_600_000;
+/** The longest lifetime believed: an answer or a JWT claiming more is capped to it. */
+export const MAX_LIFETIME_MS = 400 * 86_400_000;
 
 function invalid(reason: string, response?: Response): PropQAuthError {
   return new PropQAuthError(`Cannot obtain token: ${reason}`, {
@@ -71,5 +73,5 @@ export function parseTokenResponse(text: string, now: number, response?: Respons
     throw invalid("the token_type is not Bearer", response);
   }
   const expiresAt = expiryFrom(expiresIn, now) ?? futureJwtExpiry(accessToken, now) ?? now + ONE_HOUR_MS;
-  return { accessToken, expiresAt, issuedAt: now };
+  return { accessToken, expiresAt: Math.min(expiresAt, now + MAX_LIFETIME_MS), issuedAt: now };
 }

@@ -6,7 +6,19 @@
  */
 
 import { PropQAuthError } from "./errors.ts";
-import type { TokenHandle } from "./reuse_token_source.ts";
+import type { GetTokenOptions } from "./options.ts";
+
+/** What the transport needs of a token source: a token, and a new one when the API rejects it. */
+export interface TokenHandle {
+  /** A valid token: the held one, or a new one. */
+  get(options?: GetTokenOptions): Promise<string>;
+  /**
+   * After the API rejected `rejected`: a different token to retry with, or
+   * `undefined` when the request should not be retried (a token obtained
+   * after another 401 less than 30 s ago was rejected too).
+   */
+  replace(rejected: string, signal?: AbortSignal): Promise<string | undefined>;
+}
 
 /** What the transport uses: where the API is and how to reach it. Never the secret. */
 export interface TransportOptions {
@@ -33,16 +45,33 @@ function bringsOwnType(body: BodyInit | null | undefined): boolean {
 }
 
 // A path made only of characters the URL parser keeps as they are resolves to
-// the base's origin followed by the path, so it needs no parse here: parsing
+// the base's prefix followed by the path, so it needs no parse here: parsing
 // costs about 1 µs on Deno, as much as the rest of client.fetch (see bench/).
 const PLAIN_PATH = /^\/(?![/\\])[\w\-.~!$&'()*+,;=:@%/?#]*$/;
+// `//host` and `/\host` name another host to a URL parser: never a path.
+const HOST_PATH = /^\/[/\\]/;
 
-const origins = new WeakMap<URL, string>();
+/** The base URL taken apart once: its origin, the prefix paths go after, the directory relative paths resolve in. */
+interface Base {
+  origin: string;
+  prefix: string;
+  directory: URL;
+}
 
-function originOf(url: URL): string {
-  let origin = origins.get(url);
-  if (origin === undefined) origins.set(url, origin = url.origin);
-  return origin;
+const bases = new WeakMap<URL, Base>();
+
+/**
+ * A base URL with a path is a prefix: with `https://proxy.example/propq`,
+ * `/v1/x` goes to `https://proxy.example/propq/v1/x`.
+ */
+function baseOf(url: URL): Base {
+  let base = bases.get(url);
+  if (base === undefined) {
+    const path = url.pathname.replace(/\/+$/, "");
+    base = { origin: url.origin, prefix: url.origin + path, directory: new URL(`${path}/`, url.origin) };
+    bases.set(url, base);
+  }
+  return base;
 }
 
 /** A plain object of header names and values, which fetch reads faster than a `Headers`. */
@@ -102,12 +131,15 @@ async function send(
   init: RequestInit | undefined,
 ): Promise<Response> {
   const request = input instanceof Request ? input : undefined;
-  const origin = originOf(baseUrl);
+  const { origin, prefix, directory } = baseOf(baseUrl);
   let url: string | URL;
   if (typeof input === "string" && PLAIN_PATH.test(input)) {
-    url = origin + input;
+    url = prefix + input;
   } else {
-    url = new URL(request?.url ?? input as string | URL, baseUrl);
+    const target = request?.url ?? input as string | URL;
+    url = typeof target === "string" && target.startsWith("/") && !HOST_PATH.test(target)
+      ? new URL(prefix + target)
+      : new URL(target, directory);
     if (url.origin !== origin) {
       throw new PropQAuthError(
         `Refusing to send the PropQ token to ${url.origin}: only ${origin} receives it`,
@@ -140,8 +172,10 @@ async function send(
         await tokens.replace(token, signal ?? undefined).catch(() => {});
         return response;
       }
+      const fresh = await tokens.replace(token, signal ?? undefined);
+      if (fresh === undefined) return response; // this key's token was replaced moments ago: no storm
       await discard(response);
-      token = await tokens.replace(token, signal ?? undefined);
+      token = fresh;
       continue;
     }
     if (!isRedirect(response.status) || redirect === "manual") return response;

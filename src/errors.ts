@@ -8,11 +8,13 @@
  * What went wrong while obtaining a token or preparing an authenticated call.
  *
  * - `invalid_request`, `invalid_client` (and any other OAuth `error` string the
- *   server sends): the token endpoint refused the request;
+ *   server sends, unless it is one of the library's own codes below, which
+ *   becomes `http_error`): the token endpoint refused the request;
  * - `invalid_response`: a 2xx answer that is not a usable Bearer token;
  * - `http_error`: any other non-2xx answer, including an exhausted 429/5xx;
  * - `network_error`, `timeout`: the token endpoint could not be reached in time;
- * - `config`: a missing or malformed client id, secret or option;
+ * - `config`: a missing or malformed client id, secret or option, or a runtime
+ *   permission the call needs (Deno's `--allow-net`);
  * - `foreign_origin`: a request to an origin other than the API's was refused.
  */
 export type PropQAuthErrorCode =
@@ -33,6 +35,8 @@ export interface PropQAuthErrorOptions {
   code: PropQAuthErrorCode;
   /** The HTTP status of the token endpoint's answer, when there was one. */
   status?: number;
+  /** The OAuth `error` string the server sent, as it sent it. */
+  oauthError?: string;
   /** PropQ's `hint` field, e.g. "Check the `client_id` parameter". */
   hint?: string;
   /** PropQ's `message` (or the OAuth `error_description`). */
@@ -41,6 +45,26 @@ export interface PropQAuthErrorOptions {
   response?: Response;
   /** The underlying error (a network `TypeError`, a `SyntaxError`, …). */
   cause?: unknown;
+}
+
+// A registered symbol marks both classes' instances, so `instanceof` holds
+// across copies of the package (its ES module and CommonJS builds, say).
+const AUTH_BRAND = Symbol.for("propq-auth.PropQAuthError");
+const API_BRAND = Symbol.for("propq-auth.PropQApiError");
+
+function branded(value: unknown, brand: symbol): boolean {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** Sets the own fields of `options` that are defined, so unset ones stay unset (no `hint: undefined`). */
+function assignDefined(target: object, fields: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined) Object.defineProperty(target, name, { value, enumerable: true });
+  }
+}
+
+function hideResponse(target: object, response: Response | undefined): void {
+  if (response !== undefined) Object.defineProperty(target, "response", { value: response, enumerable: false });
 }
 
 /**
@@ -64,13 +88,15 @@ export interface PropQAuthErrorOptions {
  */
 export class PropQAuthError extends Error {
   /** The machine-readable reason; see {@linkcode PropQAuthErrorCode}. */
-  readonly code: PropQAuthErrorCode;
+  declare readonly code: PropQAuthErrorCode;
   /** The HTTP status of the token endpoint's answer, when there was one. */
-  readonly status?: number;
+  declare readonly status?: number;
+  /** The OAuth `error` string the server sent, as it sent it (even when `code` is `http_error`). */
+  declare readonly oauthError?: string;
   /** PropQ's `hint`, when the server sent one. */
-  readonly hint?: string;
+  declare readonly hint?: string;
   /** PropQ's `message` (or the OAuth `error_description`), when sent. */
-  readonly description?: string;
+  declare readonly description?: string;
   /** The token endpoint's response (not enumerable, so not in JSON). */
   declare readonly response?: Response;
 
@@ -82,16 +108,29 @@ export class PropQAuthError extends Error {
    */
   constructor(message: string, options: PropQAuthErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "PropQAuthError";
-    this.code = options.code;
-    if (options.status !== undefined) this.status = options.status;
-    if (options.hint !== undefined) this.hint = options.hint;
-    if (options.description !== undefined) this.description = options.description;
-    if (options.response !== undefined) {
-      Object.defineProperty(this, "response", { value: options.response, enumerable: false });
-    }
+    const { code, status, oauthError, hint, description } = options;
+    assignDefined(this, { code, status, oauthError, hint, description });
+    hideResponse(this, options.response);
+  }
+
+  /**
+   * `true` for a `PropQAuthError` from any copy of this package (its ES module
+   * and CommonJS builds are two copies), so `instanceof` works across them.
+   *
+   * @param value Anything.
+   * @returns Whether `value` is a `PropQAuthError`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, AUTH_BRAND);
   }
 }
+
+Object.defineProperty(PropQAuthError.prototype, AUTH_BRAND, { value: true });
+Object.defineProperty(PropQAuthError.prototype, "name", {
+  value: "PropQAuthError",
+  writable: true,
+  configurable: true,
+});
 
 /** Options of the {@linkcode PropQApiError} constructor. */
 export interface PropQApiErrorOptions {
@@ -129,13 +168,13 @@ export interface PropQApiErrorOptions {
  */
 export class PropQApiError extends Error {
   /** The API's HTTP status. */
-  readonly status: number;
+  declare readonly status: number;
   /** The API's validation messages by field, for a 422. */
-  readonly errors?: Record<string, string[]>;
+  declare readonly errors?: Record<string, string[]>;
   /** The API's own message, when its body had one. */
-  readonly description?: string;
+  declare readonly description?: string;
   /** The parsed JSON body, or its text when it was not JSON. */
-  readonly body?: unknown;
+  declare readonly body?: unknown;
   /** The API's response, body already read (not enumerable). */
   declare readonly response: Response;
 
@@ -147,11 +186,22 @@ export class PropQApiError extends Error {
    */
   constructor(message: string, options: PropQApiErrorOptions) {
     super(message);
-    this.name = "PropQApiError";
-    this.status = options.status;
-    if (options.errors !== undefined) this.errors = options.errors;
-    if (options.description !== undefined) this.description = options.description;
-    if (options.body !== undefined) this.body = options.body;
-    Object.defineProperty(this, "response", { value: options.response, enumerable: false });
+    const { status, errors, description, body } = options;
+    assignDefined(this, { status, errors, description, body });
+    hideResponse(this, options.response);
+  }
+
+  /**
+   * `true` for a `PropQApiError` from any copy of this package, so
+   * `instanceof` works across its ES module and CommonJS builds.
+   *
+   * @param value Anything.
+   * @returns Whether `value` is a `PropQApiError`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return branded(value, API_BRAND);
   }
 }
+
+Object.defineProperty(PropQApiError.prototype, API_BRAND, { value: true });
+Object.defineProperty(PropQApiError.prototype, "name", { value: "PropQApiError", writable: true, configurable: true });

@@ -1,107 +1,123 @@
 /**
  * Reuse: the token a client holds, the cache it shares, one token request per
- * key however many callers ask at once, and when to ask for a new one.
+ * key however many callers ask at once, and the token's life: refreshed in
+ * the background before it ends, served while a refresh fails, never served
+ * once too little of it is left.
  *
  * @module
  */
 
 import { abortable } from "./_async.ts";
 import { cacheKey } from "./_cache_key.ts";
-import { cachedTokenFrom } from "./_cached_token.ts";
 import { CoarseClock } from "./_coarse_clock.ts";
+import { failureEvent } from "./_emit.ts";
 import type { Config } from "./_config.ts";
+import { GuardedCache } from "./_guarded_cache.ts";
+import { KeyState } from "./_key_state.ts";
 import { sharedSlot } from "./_registry.ts";
+import { timingOf, type TokenTiming } from "./_token_timing.ts";
+import type { TokenHandle } from "./auth_fetch.ts";
 import type { GetTokenOptions, TokenInfo } from "./options.ts";
 import type { CachedToken } from "./token_cache.ts";
 import { requestToken } from "./token_source.ts";
 
-/** What the transport needs of a token source: a token, and a new one when the API rejects it. */
-export interface TokenHandle {
-  /** A valid token: the held one, or a new one. */
-  get(options?: GetTokenOptions): Promise<string>;
-  /** After the API rejected `rejected`: a different token, fetched only if nobody has one yet. */
-  replace(rejected: string, signal?: AbortSignal): Promise<string>;
-}
-
-/** A token with the moment this client should stop using it. */
-interface Held {
+/** A token with its timing and a settled promise of it, for the hot path. */
+interface Held extends TokenTiming {
   token: CachedToken;
-  refreshAt: number;
   answer: Promise<string>;
 }
 
-/** Skip the cache: a token the caller asked to replace whatever is stored. */
-const FORCE = Symbol("force");
-type Avoid = string | typeof FORCE | undefined;
+/**
+ * A flight's kind: `plain` takes a cached token while it is usable, `fresh`
+ * (a background refresh) only one before its refresh window, `force` skips
+ * the cache, `replace` avoids the token the API rejected.
+ */
+type Kind = "plain" | "fresh" | "force" | "replace";
 
-/** What the clients of one cache and key share: their pending token requests. */
-interface Slot {
-  flights: Map<string, Promise<CachedToken>>;
-}
-
-/** Runs a cache operation whose failure (a rejection, or a throw) only costs a miss. */
-async function quietly(operation: () => unknown): Promise<void> {
-  try {
-    await operation();
-  } catch {
-    // A failing cache makes the client fetch more often, never fail.
-  }
+function infoOf(held: Held): TokenInfo {
+  return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, refreshAt: held.refreshAt };
 }
 
 /** The tokens of one client: the source, the cache and the copy it holds. */
 export class ReuseTokenSource implements TokenHandle {
   readonly #config: Config;
-  readonly #now: () => number;
+  readonly #clock: { now(): number; reset(): void };
+  readonly #cache: GuardedCache;
   #key: Promise<string> | undefined;
-  #slot: Slot | undefined;
+  #state: KeyState | undefined;
   #held: Held | undefined;
 
   constructor(config: Config) {
     this.#config = config;
-    if (config.realClock) {
-      const clock = new CoarseClock(config.now);
-      this.#now = () => clock.now();
-    } else {
-      this.#now = config.now;
-    }
+    this.#clock = config.realClock ? new CoarseClock(config.now) : { now: config.now, reset() {} };
+    this.#cache = new GuardedCache(config);
   }
 
   /** The hot path: a held token with life left is returned without awaiting anything else. */
   get(options?: GetTokenOptions): Promise<string> {
     const held = this.#held;
-    if (
-      held !== undefined && options?.forceRefresh !== true && options?.signal?.aborted !== true &&
-      this.#now() < held.refreshAt
-    ) {
-      return held.answer;
+    if (held !== undefined && options === undefined) {
+      const now = this.#clock.now();
+      if (now < held.refreshAt) return held.answer;
+      if (now < held.usableUntil) {
+        this.#refreshAhead();
+        return held.answer;
+      }
     }
-    return this.#obtain(options?.forceRefresh === true ? FORCE : undefined, options?.signal);
+    return this.info(options).then((info) => info.accessToken);
   }
 
   /** The token `get` answers, with its expiry and refresh time. */
   async info(options?: GetTokenOptions): Promise<TokenInfo> {
-    const accessToken = await this.get(options);
-    const held = this.#held;
-    if (held?.token.accessToken === accessToken) {
-      return { accessToken, expiresAt: held.token.expiresAt, refreshAt: held.refreshAt };
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    const force = options?.forceRefresh === true;
+    const state = this.#state ?? await this.#stateFor();
+    if (!force) {
+      const now = this.#config.now();
+      const held = this.#usable(state, now);
+      if (held !== undefined) {
+        if (now >= held.refreshAt) this.#refreshAhead();
+        return infoOf(held);
+      }
+      const blocked = state.blocked(now);
+      if (blocked !== undefined) throw blocked;
     }
-    return this.info(options); // replaced meanwhile: ask again
+    const held = this.#hold(await abortable(this.#flight(state, force ? "force" : "plain"), signal));
+    if (this.#config.now() >= held.refreshAt) this.#refreshAhead();
+    return infoOf(held);
   }
 
-  replace(rejected: string, signal?: AbortSignal): Promise<string> {
-    const held = this.#held;
-    if (held !== undefined && held.token.accessToken !== rejected && this.#config.now() < held.refreshAt) {
-      return Promise.resolve(held.token.accessToken); // another caller already replaced it
+  async replace(rejected: string, signal?: AbortSignal): Promise<string | undefined> {
+    const state = this.#state ?? await this.#stateFor();
+    const now = this.#config.now();
+    const decision = state.unauthorized(rejected, now);
+    if (typeof decision !== "string") {
+      // Being replaced already, maybe by another client of the key: hold its result too.
+      const token = await abortable(decision, signal);
+      if (state.latest?.accessToken === token) this.#hold(state.latest);
+      return token;
     }
-    this.#hold(undefined);
-    return this.#obtain(rejected, signal);
+    const held = this.#held;
+    if (held !== undefined && held.token.accessToken !== rejected && now < held.usableUntil) {
+      return held.token.accessToken; // the caller used an older token
+    }
+    const retried = decision === "replace";
+    this.#config.emit?.({ type: "unauthorized", clientId: this.#config.clientId, retried });
+    if (!retried) return undefined;
+    this.#held = undefined;
+    if (state.latest?.accessToken === rejected) state.latest = undefined;
+    const token = this.#flight(state, "replace", rejected).then((token) => this.#hold(token).token.accessToken);
+    state.replacement = { rejected, at: now, token };
+    return abortable(token, signal);
   }
 
   /** Drops the held and the cached token. */
   async invalidate(): Promise<void> {
-    this.#hold(undefined);
-    const key = await this.key();
-    await quietly(() => this.#config.cache.delete(key));
+    this.#held = undefined;
+    const state = this.#state ?? await this.#stateFor();
+    state.latest = undefined;
+    await this.#cache.delete(await this.key());
   }
 
   /** The cache key: token URL, client id and a fingerprint of the secret. */
@@ -110,82 +126,120 @@ export class ReuseTokenSource implements TokenHandle {
     return this.#key ??= cacheKey(tokenUrl, clientId, clientSecret);
   }
 
-  #hold(token: CachedToken | undefined): void {
-    this.#held = token && { token, refreshAt: this.#refreshAt(token), answer: Promise.resolve(token.accessToken) };
-  }
-
-  /**
-   * `avoid` is {@linkcode FORCE} to skip the cache, or a token the API
-   * rejected that must not be served again; concurrent callers with the same
-   * `avoid` share one flight.
-   */
-  async #obtain(avoid: Avoid, signal: AbortSignal | undefined): Promise<string> {
-    signal?.throwIfAborted();
+  async #stateFor(): Promise<KeyState> {
     const key = await this.key();
-    const { flights } = this.#slot ??= sharedSlot<Slot>(this.#config.cache, key, () => ({ flights: new Map() }));
+    return this.#state ??= sharedSlot(this.#config.cache, key, () => new KeyState());
+  }
+
+  #timing(token: CachedToken): TokenTiming {
+    return timingOf(token, this.#config.refreshWindowMs, this.#config.minValidityMs);
+  }
+
+  #hold(token: CachedToken): Held {
+    if (this.#held?.token === token) return this.#held;
+    this.#clock.reset();
+    return this.#held = { token, ...this.#timing(token), answer: Promise.resolve(token.accessToken) };
+  }
+
+  /** The held token, or a newer one another client of the key obtained, while usable. */
+  #usable(state: KeyState, now: number): Held | undefined {
+    const latest = state.latest;
+    if (latest !== undefined && latest !== this.#held?.token && now < this.#timing(latest).usableUntil) {
+      if (this.#held === undefined || latest.expiresAt > this.#held.token.expiresAt) this.#hold(latest);
+    }
+    const held = this.#held;
+    return held !== undefined && now < held.usableUntil ? held : undefined;
+  }
+
+  /** The key's pending flight of this kind, or a new one. */
+  #flight(state: KeyState, kind: Kind, rejected?: string): Promise<CachedToken> {
     // Tokens are visible ASCII, so neither separator can occur inside one.
-    const flightKey = avoid === undefined ? "" : avoid === FORCE ? "\0" : `\n${avoid}`;
-    let flight = flights.get(flightKey);
-    if (flight === undefined) {
-      flight = this.#fly(key, avoid).finally(() => flights.delete(flightKey));
-      flights.set(flightKey, flight);
-    }
-    const token = await abortable(flight, signal);
-    if (this.#held?.token !== token) this.#hold(token);
-    return token.accessToken;
+    const id = kind === "force" ? "\0" : kind === "replace" ? `\n${rejected}` : "";
+    return state.flight(id, () => this.#fly(state, kind, rejected));
   }
 
-  async #fly(key: string, avoid: Avoid): Promise<CachedToken> {
-    const force = avoid === FORCE;
-    if (!force) {
-      const cached = await this.#read(key, avoid);
-      if (cached !== undefined) return cached;
+  async #fly(state: KeyState, kind: Kind, rejected: string | undefined): Promise<CachedToken> {
+    const key = await this.key();
+    const acceptable = (token: CachedToken | undefined): token is CachedToken => {
+      if (token === undefined || token.accessToken === rejected) return false;
+      const { refreshAt, usableUntil } = this.#timing(token);
+      return this.#config.now() < (kind === "fresh" ? refreshAt : usableUntil);
+    };
+    if (kind !== "force") {
+      const cached = await this.#read(key, rejected);
+      if (acceptable(cached)) return cached;
+      const blocked = state.blocked(this.#config.now());
+      if (blocked !== undefined) throw blocked;
     }
-    const release = await this.#lock(key);
+    const release = await this.#cache.lock(key);
+    let token: CachedToken | undefined;
     try {
-      if (release !== undefined && !force) {
+      if (release !== undefined && kind !== "force") {
         // Another process may have fetched while we waited for the lock.
-        const cached = await this.#read(key, avoid);
-        if (cached !== undefined) return cached;
+        const cached = await this.#read(key, rejected);
+        if (acceptable(cached)) return cached;
       }
-      const token = await requestToken(this.#config);
-      await quietly(() => this.#config.cache.set(key, token));
-      return token;
+      token = await this.#request(state, kind === "fresh");
     } finally {
-      if (release !== undefined) await quietly(release);
+      if (token === undefined) void release?.();
     }
+    // Callers get the token now; the lock is released once the cache holds it.
+    void this.#cache.set(key, token).then(release);
+    return token;
   }
 
-  async #read(key: string, avoid: Avoid): Promise<CachedToken | undefined> {
-    let cached: CachedToken | undefined;
+  async #read(key: string, rejected: string | undefined): Promise<CachedToken | undefined> {
+    const cached = await this.#cache.get(key);
+    if (cached === undefined || cached.accessToken !== rejected) return cached;
+    await this.#cache.delete(key); // still the rejected one: nobody replaced it yet
+    return undefined;
+  }
+
+  async #request(state: KeyState, background: boolean): Promise<CachedToken> {
+    const { emit, clientId } = this.#config;
+    const started = performance.now();
     try {
-      cached = cachedTokenFrom(await this.#config.cache.get(key));
-    } catch {
-      return undefined;
-    }
-    if (cached === undefined) return undefined;
-    if (cached.accessToken === avoid) {
-      // Drop the rejected token only if it is still the one cached.
-      await quietly(() => this.#config.cache.delete(key));
-      return undefined;
-    }
-    return this.#config.now() < this.#refreshAt(cached) ? cached : undefined;
-  }
-
-  async #lock(key: string): Promise<(() => Promise<void>) | undefined> {
-    const { cache } = this.#config;
-    if (typeof cache.lock !== "function") return undefined;
-    try {
-      return await cache.lock(key);
-    } catch {
-      return undefined;
+      const token = await requestToken(this.#config);
+      state.succeeded(token);
+      emit?.({
+        type: "token",
+        clientId,
+        expiresAt: token.expiresAt,
+        durationMs: performance.now() - started,
+        background,
+      });
+      return token;
+    } catch (error) {
+      state.failed(error, this.#config.now(), this.#config.failureCooldownMs);
+      throw error;
     }
   }
 
-  /** Refresh when less than the window remains, the window capped at half the lifetime. */
-  #refreshAt(token: CachedToken): number {
-    const issuedAt = token.issuedAt;
-    const lifetime = typeof issuedAt === "number" && issuedAt < token.expiresAt ? token.expiresAt - issuedAt : Infinity;
-    return token.expiresAt - Math.min(this.#config.refreshWindowMs, lifetime / 2);
+  /** Starts the key's one background refresh, unless one runs, or failed too recently. */
+  #refreshAhead(): void {
+    const state = this.#state;
+    const held = this.#held;
+    if (state === undefined || held === undefined) return;
+    const now = this.#config.now();
+    if (state.refreshing || state.flights.has("") || now < state.refreshRetryAt) return;
+    const latest = state.latest;
+    if (latest !== undefined && latest !== held.token && now < this.#timing(latest).refreshAt) {
+      this.#hold(latest); // another client of the key refreshed it already
+      return;
+    }
+    state.refreshing = true;
+    this.#flight(state, "fresh").then(
+      (token) => {
+        state.refreshed();
+        if (token.expiresAt >= (this.#held?.token.expiresAt ?? 0)) this.#hold(token);
+      },
+      (error: unknown) => {
+        const retryAt = state.refreshFailed(this.#config.now());
+        this.#config.emit?.(failureEvent("refresh_failed", this.#config.clientId, error, {
+          expiresAt: held.token.expiresAt,
+          retryAt,
+        }));
+      },
+    ).finally(() => state.refreshing = false);
   }
 }

@@ -76,14 +76,22 @@ export class MemoryCache implements TokenCache {
   }
 
   /**
-   * Stores a copy of `token` under `key`.
+   * Stores a copy of `token` under `key`, and drops every expired entry, so
+   * keys nobody reads again (tenants gone, secrets rotated) do not pile up.
    *
    * @param key The cache key.
    * @param token The token to keep.
    */
   set(key: string, token: CachedToken): Promise<void> {
+    const now = Date.now();
+    for (const [other, stored] of this.#entries) if (stored.expiresAt <= now) this.#entries.delete(other);
     this.#entries.set(key, { ...token });
     return Promise.resolve();
+  }
+
+  /** How many tokens are held, expired ones not yet dropped included. */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /**

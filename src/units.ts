@@ -38,17 +38,19 @@ export interface UnitUpdate {
 const STATUSES: readonly number[] = Object.values(UnitStatus);
 
 function developmentPath(developmentId: string | number): string {
-  if (typeof developmentId === "number") {
-    if (!Number.isSafeInteger(developmentId) || developmentId <= 0) {
-      throw new RangeError(`developmentId must be a positive integer, got ${developmentId}`);
-    }
-    return String(developmentId);
+  if (typeof developmentId !== "number" && typeof developmentId !== "string") {
+    throw new TypeError(`developmentId must be a positive integer or a string of digits, got ${typeof developmentId}`);
   }
-  if (typeof developmentId !== "string") {
-    throw new TypeError(`developmentId must be a string or a number, got ${typeof developmentId}`);
+  // Digits only: anything else (".", "..", "1/../2") would change the path sent.
+  const id = typeof developmentId === "number"
+    ? developmentId
+    : /^\d+$/.test(developmentId)
+    ? Number(developmentId)
+    : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new RangeError(`developmentId must be a positive integer such as 1234, got ${JSON.stringify(developmentId)}`);
   }
-  if (developmentId.trim() === "") throw new RangeError("developmentId must not be empty");
-  return encodeURIComponent(developmentId);
+  return String(id);
 }
 
 function validUnit(unit: UnitUpdate): UnitUpdate {
@@ -117,7 +119,8 @@ function reason(status: number): string {
  * @returns The API's JSON answer.
  * @throws {TypeError} when an argument has the wrong type.
  * @throws {RangeError} for an unknown status, a negative or non-finite price,
- * an empty name or development id.
+ * an empty name, or a development id that is not a positive integer (or a
+ * string of digits).
  * @throws {PropQApiError} when the API answers anything but 2xx (400, 403,
  * 419, 422 with its `errors`, 5xx, or a 3xx), keeping status and response.
  * @throws {PropQAuthError} when no token can be obtained.

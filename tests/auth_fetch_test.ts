@@ -83,7 +83,7 @@ describe("client.fetch() adds PropQ's headers", () => {
       }
     }));
 
-  test("resolves relative paths against a baseUrl with a path", async () => {
+  test("a baseUrl with a path is a prefix: paths go after it, relative or absolute", async () => {
     const server = await startTestServer();
     try {
       const client = createClient({
@@ -96,7 +96,9 @@ describe("client.fetch() adds PropQ's headers", () => {
       await (await client.fetch("v1/developments")).body?.cancel();
       assert.equal(lastApiRequest(server).path, "/api/v1/developments");
       await (await client.fetch("/v1/root")).body?.cancel();
-      assert.equal(lastApiRequest(server).path, "/v1/root");
+      assert.equal(lastApiRequest(server).path, "/api/v1/root");
+      await (await client.fetch("/v1/odd path")).body?.cancel();
+      assert.equal(lastApiRequest(server).path, "/api/v1/odd%20path");
     } finally {
       await server.close();
     }

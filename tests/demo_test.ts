@@ -19,8 +19,9 @@ test("deno task demo, without credentials, walks the local server through token,
     }),
   );
   assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "", "no warnings");
   assert.match(result.stdout, /using the bundled local PropQ server/);
-  assert.match(result.stdout, /1\. getToken\(\): .* expires 20\d\d-.*\(in 30\.00 days\)/);
+  assert.match(result.stdout, /1\. getTokenInfo\(\): .* expires 20\d\d-.*\(in 30\.00 days; refreshed from 20\d\d-/);
   assert.match(result.stdout, /2\. getToken\(\) again: served from cache .*token requests: 1/);
   assert.match(result.stdout, /3\. updateUnitByName\(\): \{"success":true/);
   assert.match(result.stdout, /Content-Type: application\/json; token requests: 1/);

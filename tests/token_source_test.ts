@@ -11,15 +11,17 @@ async function authError(promise: Promise<unknown>): Promise<PropQAuthError> {
 }
 
 describe("getToken() reports every failure as a typed PropQAuthError", () => {
-  test("401 invalid_client, PropQ's message kept, not retried", () =>
+  test("401 invalid_client, PropQ's message kept, naming the client id, its source and the token URL; not retried", () =>
     withSetup(async ({ server, client }) => {
       const error = await authError(client.getToken());
       assert.equal(error.code, "invalid_client");
+      assert.equal(error.oauthError, "invalid_client");
       assert.equal(error.status, 401);
       assert.equal(error.description, "Client authentication failed");
       assert.equal(
         error.message,
-        "Cannot obtain token: server responded 401 invalid_client: Client authentication failed",
+        "Cannot obtain token: server responded 401 invalid_client: Client authentication failed. " +
+          `${server.tokenUrl} refused client id ${server.clientId} (from clientId): check the secret in clientSecret`,
       );
       assert.equal(error.response?.status, 401);
       assert.equal(server.tokenRequests, 1);
@@ -180,7 +182,9 @@ describe("errors never carry the secret", () => {
       });
       const error = await authError(client.getToken());
       assertClean(error);
-      assert.match(error.message, /\[redacted\]/);
+      assert.equal(error.description, undefined, "text holding the secret is withheld, not quoted");
+      assert.equal(error.hint, undefined);
+      assert.match(error.message, /server responded 400 invalid_request$/);
     }, { clientSecret: secret }));
 
   test("not when the server echoes the form body, where the secret is percent-encoded", () => {

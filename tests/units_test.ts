@@ -24,11 +24,21 @@ describe("updateUnitByName()", () => {
       assert.deepEqual(JSON.parse(sent.body), UNIT);
     }));
 
-  test("escapes a string development id into one path segment", () =>
+  test("takes the development id as a positive integer or a string of digits", () =>
     withSetup(async ({ server, client }) => {
-      await updateUnitByName(client, "dev/9 ü", UNIT);
-      assert.equal(server.requests.at(-1)!.path, "/v1/developments/dev%2F9%20%C3%BC/units/update-by-name");
+      await updateUnitByName(client, "0042", UNIT);
+      assert.equal(server.requests.at(-1)!.path, "/v1/developments/42/units/update-by-name");
     }));
+
+  test("refuses any other development id, sending nothing (no path traversal)", async (t) => {
+    for (const id of ["..", ".", "1/../2", "dev/9", "%2e%2e", " 1", "1e3", "-1", 0, 1.5, -3, NaN, 2 ** 60]) {
+      await t.test(JSON.stringify(id) ?? String(id), () =>
+        withSetup(async ({ server, client }) => {
+          await assert.rejects(updateUnitByName(client, id, UNIT), RangeError);
+          assert.equal(server.requests.length, 0);
+        }));
+    }
+  });
 
   test("sends only the documented fields", () =>
     withSetup(async ({ server, client }) => {
