@@ -60,7 +60,10 @@ class Client implements PropQClient {
  * object whose `getToken` and `fetch` share one token.
  *
  * Clients built with the same options (the same cache) share token requests:
- * concurrent calls make one request even across clients.
+ * concurrent calls make one request even across clients. A held token is
+ * refreshed in the background once less than `refreshWindowSeconds` of its
+ * life is left, and served while that refresh fails, until only
+ * `minValiditySeconds` remain; `onEvent` tells what happens meanwhile.
  *
  * @param options Credentials, endpoints, cache and transport; all optional.
  * @returns A {@linkcode PropQClient}.
@@ -83,6 +86,36 @@ class Client implements PropQClient {
  * const token = await client.getToken();
  * assert.equal(await client.getToken(), token); // served from the cache
  * assert.equal(server.tokenRequests, 1);
+ * await server.close();
+ * ```
+ *
+ * @example A token's life, on a clock the test moves
+ * ```ts
+ * import { createClient, type PropQAuthEvent } from "@propq/auth";
+ * import { startTestServer } from "@propq/auth/testing";
+ * import assert from "node:assert/strict";
+ *
+ * const server = await startTestServer({ expiresIn: 3600 });
+ * let now = Date.now();
+ * const events: PropQAuthEvent[] = [];
+ * const client = createClient({
+ *   clientId: server.clientId,
+ *   clientSecret: server.clientSecret,
+ *   tokenUrl: server.tokenUrl,
+ *   maxRetries: 0,
+ *   now: () => now,
+ *   onEvent: (event) => events.push(event),
+ * });
+ * const info = await client.getTokenInfo();
+ * assert.equal(info.refreshAt, info.expiresAt - 300_000); // the default refresh window
+ *
+ * server.scriptToken({ status: 503 }); // an outage
+ * now = info.refreshAt + 1; // inside the window
+ * assert.equal(await client.getToken(), info.accessToken); // served at once
+ * while (!events.some((event) => event.type === "refresh_failed")) {
+ *   await new Promise((resolve) => setTimeout(resolve, 10)); // the refresh runs behind
+ * }
+ * assert.equal(await client.getToken(), info.accessToken); // still served through the outage
  * await server.close();
  * ```
  */
