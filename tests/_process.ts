@@ -51,3 +51,18 @@ export function runFixture(
 ): Promise<FixtureResult> {
   return finished(startFixture(name, args, env));
 }
+
+/** Resolves once a fixture started with a go file prints "ready"; rejects if it exits first. */
+export function ready(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer | string) => {
+      seen += chunk;
+      if (!seen.includes("ready\n")) return;
+      child.stdout?.off("data", onData);
+      resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.on("close", () => reject(new Error(`a fixture exited before it was ready: ${seen}`)));
+  });
+}
