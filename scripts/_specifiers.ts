@@ -1,13 +1,13 @@
 // Rewrites the module specifiers of one TypeScript or declaration file: the transform dnt applies
 // so that Deno's `./x.ts` and mapped names become what Node resolves.
-import ts from "typescript";
+import type TS from "typescript";
 
 /** Maps one specifier to its replacement; returning it unchanged keeps it. */
 export type SpecifierMap = (specifier: string) => string;
 
-function specifierNodes(source: ts.SourceFile): ts.StringLiteralLike[] {
-  const found: ts.StringLiteralLike[] = [];
-  const visit = (node: ts.Node): void => {
+function specifierNodes(ts: typeof TS, source: TS.SourceFile): TS.StringLiteralLike[] {
+  const found: TS.StringLiteralLike[] = [];
+  const visit = (node: TS.Node): void => {
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) {
       if (ts.isStringLiteralLike(node.moduleSpecifier)) found.push(node.moduleSpecifier);
     } else if (ts.isImportTypeNode(node)) {
@@ -26,12 +26,15 @@ function specifierNodes(source: ts.SourceFile): ts.StringLiteralLike[] {
   return found;
 }
 
-/** Returns `text` with every import, export, `import()`, `import("…")` type and `require("…")` specifier mapped. */
-export function rewriteSpecifiers(fileName: string, text: string, map: SpecifierMap): string {
+/**
+ * Returns `text` with every import, export, `import()`, `import("…")` type and `require("…")` specifier mapped.
+ * `ts` is the compiler the build installed (scripts/_typescript.ts).
+ */
+export function rewriteSpecifiers(ts: typeof TS, fileName: string, text: string, map: SpecifierMap): string {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
   let result = "";
   let last = 0;
-  for (const node of specifierNodes(source)) {
+  for (const node of specifierNodes(ts, source)) {
     const replacement = map(node.text);
     if (replacement === node.text) continue;
     result += text.slice(last, node.getStart(source)) + JSON.stringify(replacement);

@@ -2,24 +2,41 @@
 // (dnt itself is not reachable here) with TypeScript's compiler API:
 // - esm/ and cjs/: every deno.json export, type-checked against @types/node and the DOM libs,
 //   as ES modules and CommonJS, each with its .d.ts; relative `.ts` specifiers become `.js`;
-// - package.json generated from deno.json, README.md and LICENSE;
+// - package.json generated from deno.json (with `bin` once the CLI entry is a program, and `engines` from
+//   the Node APIs the code calls), README.md rewritten for npm users (scripts/_npm_readme.ts), LICENSE;
 // - test/: the test suite (tests/**), transpiled to run on Node and Bun against the built package:
 //   `@propq/auth…` becomes `propq-auth…` (the package's self-reference, through its exports map)
 //   and `../src/…` the built esm/ modules. test/ is not published (package.json `files`).
-// The tools and test dependencies are the package's devDependencies, installed in npm/node_modules.
+// The build installs only its own tools, TypeScript and @types/node, in npm/.build-tools/ (scripts/_build_tools.ts);
+// the test tools and the packages the tests import are the package's devDependencies, which `deno task test:npm`
+// installs in npm/node_modules when it runs.
 // `--skip-missing` builds only the exports whose sources exist (while an adapter is being written).
-import ts from "typescript";
+import type TS from "typescript";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type DenoConfig, entriesOf, type Entry, NPM_NAME, packageJson, parseNpmSpecifier } from "./_npm_package.ts";
+import { buildTools } from "./_build_tools.ts";
+import {
+  type DenoConfig,
+  entriesOf,
+  type Entry,
+  nodeEngine,
+  NPM_NAME,
+  packageJson,
+  parseNpmSpecifier,
+  PROJECT_HOME,
+} from "./_npm_package.ts";
+import { npmReadme } from "./_npm_readme.ts";
 import { relativeTsToJs, rewriteSpecifiers, type SpecifierMap } from "./_specifiers.ts";
 import { walk } from "./_walk.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "npm");
 const TESTS = join(ROOT, "tests");
-/** Survive a rebuild, so that installing the devDependencies again is quick. */
-const KEPT = new Set(["node_modules", "package-lock.json"]);
+const TOOLS = join(OUT, ".build-tools");
+/** Survive a rebuild, so that the tools and devDependencies are not installed again. */
+const KEPT = new Set(["node_modules", "package-lock.json", ".build-tools"]);
+/** The export that is a program: with a shebang it becomes the package's `bin`. */
+const CLI = { subpath: "./cli", name: NPM_NAME };
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -43,9 +60,9 @@ async function write(path: string, text: string): Promise<void> {
   await Deno.writeTextFile(path, text);
 }
 
-function report(diagnostics: readonly ts.Diagnostic[]): void {
+function report(ts: typeof TS, diagnostics: readonly TS.Diagnostic[]): void {
   if (diagnostics.length === 0) return;
-  const host: ts.FormatDiagnosticsHost = {
+  const host: TS.FormatDiagnosticsHost = {
     getCanonicalFileName: (name) => name,
     getCurrentDirectory: () => ROOT,
     getNewLine: () => "\n",
@@ -76,7 +93,10 @@ function packageName(specifier: string): string {
  * exports reach, so internals and the public API share one module instance.
  * Returns the npm packages the tests import, and the esm/ files they reach by path.
  */
-async function buildTests(names: Map<string, string>): Promise<{ packages: Set<string>; reached: Set<string> }> {
+async function buildTests(
+  ts: typeof TS,
+  names: Map<string, string>,
+): Promise<{ packages: Set<string>; reached: Set<string> }> {
   const packages = new Set<string>();
   const reached = new Set<string>();
   for await (const file of walk(TESTS)) {
@@ -102,13 +122,13 @@ async function buildTests(names: Map<string, string>): Promise<{ packages: Set<s
       if (!mapped.startsWith("node:") && packageName(mapped) !== NPM_NAME) packages.add(packageName(mapped));
       return mapped;
     };
-    const text = rewriteSpecifiers(file, await Deno.readTextFile(file), map);
+    const text = rewriteSpecifiers(ts, file, await Deno.readTextFile(file), map);
     const result = ts.transpileModule(text, {
       fileName: file,
       reportDiagnostics: true,
       compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
     });
-    report(result.diagnostics ?? []);
+    report(ts, result.diagnostics ?? []);
     await write(output, result.outputText);
   }
   return { packages, reached };
@@ -118,9 +138,14 @@ async function buildTests(names: Map<string, string>): Promise<{ packages: Set<s
  * Type-checks the entry points and emits them with their .d.ts as ES modules or CommonJS.
  * The JSDoc examples name the package as npm users import it: `@propq/auth/file` → `propq-auth/file`.
  */
-function buildLibrary(format: "esm" | "cjs", entries: Entry[], jsrName: string): void {
+function buildLibrary(
+  { ts, typeRoots }: { ts: typeof TS; typeRoots: string },
+  format: "esm" | "cjs",
+  entries: Entry[],
+  jsrName: string,
+): void {
   const esm = format === "esm";
-  const options: ts.CompilerOptions = {
+  const options: TS.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
     module: esm ? ts.ModuleKind.ESNext : ts.ModuleKind.CommonJS,
@@ -133,30 +158,45 @@ function buildLibrary(format: "esm" | "cjs", entries: Entry[], jsrName: string):
     skipLibCheck: true,
     noEmitOnError: true,
     types: ["node"],
-    typeRoots: [join(OUT, "node_modules", "@types")],
+    typeRoots: [typeRoots],
     rootDir: ROOT,
     outDir: join(OUT, format),
     newLine: ts.NewLineKind.LineFeed,
   };
   const program = ts.createProgram(entries.map((entry) => join(ROOT, entry.source)), options);
-  report(ts.getPreEmitDiagnostics(program));
+  report(ts, ts.getPreEmitDiagnostics(program));
   // A JSR name is `@scope/name` in [a-z0-9-]: nothing to escape.
   const jsrNameInDocs = new RegExp(`(?<!jsr:)${jsrName}(?![\\w-])`, "g");
   const result = program.emit(undefined, (fileName, text) => {
     // TypeScript rewrites `.ts` specifiers in JavaScript only; declarations need the same.
-    const code = fileName.endsWith(".d.ts") ? rewriteSpecifiers(fileName, text, relativeTsToJs) : text;
+    const code = fileName.endsWith(".d.ts") ? rewriteSpecifiers(ts, fileName, text, relativeTsToJs) : text;
     const output = code.replace(jsrNameInDocs, NPM_NAME);
     Deno.mkdirSync(dirname(fileName), { recursive: true });
     Deno.writeTextFileSync(fileName, output);
   });
-  report(result.diagnostics);
+  report(ts, result.diagnostics);
 }
 
-async function installDevDependencies(): Promise<void> {
-  const npm = Deno.build.os === "windows" ? "npm.cmd" : "npm";
-  const args = ["install", "--no-audit", "--no-fund", "--loglevel=error"];
-  const { success } = await new Deno.Command(npm, { args, cwd: OUT, stdout: "inherit", stderr: "inherit" }).output();
-  if (!success) throw new Error("npm install in npm/ failed");
+/**
+ * The CLI entry as the package's `bin`, once it is a program: its built ES module starts with a shebang
+ * (TypeScript keeps it), and is made executable. While the entry is a placeholder without one: no `bin`.
+ */
+async function cliBin(entries: Entry[]): Promise<{ name: string; path: string } | undefined> {
+  const entry = entries.find((entry) => entry.subpath === CLI.subpath);
+  if (!entry) return undefined;
+  const path = `./esm/${entry.output}.js`;
+  const file = join(OUT, path);
+  if (!(await Deno.readTextFile(file)).startsWith("#!/usr/bin/env node\n")) {
+    console.warn(`build: no bin yet: ${entry.source} does not start with "#!/usr/bin/env node"`);
+    return undefined;
+  }
+  if (Deno.build.os !== "windows") await Deno.chmod(file, 0o755);
+  return { name: CLI.name, path };
+}
+
+/** The emitted ES modules' code, for {@linkcode nodeEngine}. */
+async function* emittedCode(): AsyncGenerator<string> {
+  for await (const file of walk(join(OUT, "esm"))) if (file.endsWith(".js")) yield await Deno.readTextFile(file);
 }
 
 async function build(): Promise<string> {
@@ -169,20 +209,27 @@ async function build(): Promise<string> {
   }
 
   await clean();
-  const tests = await buildTests(bareNames(config, entriesOf(config)));
-  await write(join(OUT, "package.json"), JSON.stringify(packageJson(config, entries, tests.packages), null, 2) + "\n");
-  await installDevDependencies();
-  buildLibrary("esm", entries, config.name);
-  buildLibrary("cjs", entries, config.name);
+  const tools = await buildTools(config, TOOLS);
+  const tests = await buildTests(tools.ts, bareNames(config, entriesOf(config)));
+  buildLibrary(tools, "esm", entries, config.name);
+  buildLibrary(tools, "cjs", entries, config.name);
   await write(join(OUT, "cjs", "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n");
-  for (const name of ["README.md", "LICENSE"]) await Deno.copyFile(join(ROOT, name), join(OUT, name));
+  const bin = await cliBin(entries);
+  const node = nodeEngine(await Array.fromAsync(emittedCode()));
+  const manifest = packageJson(config, entries, { testPackages: tests.packages, bin, node: node.range });
+  await write(join(OUT, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const names = { jsrName: config.name, npmName: NPM_NAME, repository: PROJECT_HOME.repository };
+  await write(join(OUT, "README.md"), npmReadme(readme, names));
+  await Deno.copyFile(join(ROOT, "LICENSE"), join(OUT, "LICENSE"));
 
   for (const file of tests.reached) {
     if (!await exists(file)) {
       throw new Error(`The tests import ${relative(OUT, file)}, which the package does not contain`);
     }
   }
-  return `${NPM_NAME}@${config.version} (${entries.map((entry) => entry.subpath).join(", ")})`;
+  const summary = `${NPM_NAME}@${config.version} (${entries.map((entry) => entry.subpath).join(", ")})`;
+  return `${summary}${bin ? `, bin ${bin.name}` : ""}, node ${node.range} (${node.reason})`;
 }
 
 const started = performance.now();

@@ -7,6 +7,7 @@
 
 /** A new token from the token endpoint. */
 export interface TokenEvent {
+  /** What happened. */
   type: "token";
   /** The client id (never the secret). */
   clientId: string;
@@ -20,7 +21,9 @@ export interface TokenEvent {
 
 /** A token request failed transiently and is tried again. */
 export interface RetryEvent {
+  /** What happened. */
   type: "retry";
+  /** The client id (never the secret). */
   clientId: string;
   /** The retry about to happen: 1 for the first retry. */
   attempt: number;
@@ -34,7 +37,9 @@ export interface RetryEvent {
 
 /** A background refresh failed; the held token is still served. */
 export interface RefreshFailedEvent {
+  /** What happened. */
   type: "refresh_failed";
+  /** The client id (never the secret). */
   clientId: string;
   /** The failure's code, as on {@linkcode PropQAuthError}. */
   code: string;
@@ -48,7 +53,9 @@ export interface RefreshFailedEvent {
 
 /** A cache operation failed (threw, rejected or timed out) and counted as a miss. */
 export interface CacheErrorEvent {
+  /** What happened. */
   type: "cache_error";
+  /** The client id (never the secret). */
   clientId: string;
   /** The operation: `get`, `set`, `delete` or `lock`. */
   operation: "get" | "set" | "delete" | "lock";
@@ -58,7 +65,9 @@ export interface CacheErrorEvent {
 
 /** The API answered 401; the rejected token was dropped and a new one obtained. */
 export interface UnauthorizedEvent {
+  /** What happened. */
   type: "unauthorized";
+  /** The client id (never the secret). */
   clientId: string;
   /** `true` when the request was sent again with a new token. */
   retried: boolean;

@@ -2,15 +2,19 @@
 // Every entry point loads through the package's exports map with `import` and with `require`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import process from "node:process";
 import { createClient, UnitStatus, updateUnitByName } from "@propq/auth";
 import { startTestServer } from "@propq/auth/testing";
 
 const NAME = "propq-auth";
 const require = createRequire(import.meta.url);
 
-/** The runtime exports of every entry point (SPEC §2); types leave no trace at runtime. */
+/** The runtime exports of every library entry point (SPEC §2, §5); types leave no trace at runtime. */
 const ENTRIES: Record<string, string[]> = {
   ".": [
     "MemoryCache",
@@ -24,21 +28,67 @@ const ENTRIES: Record<string, string[]> = {
   ],
   "./file": ["FileCache"],
   "./kv": ["KvCache"],
-  "./testing": ["startTestServer"],
+  "./testing": ["startTestServer", "verifyTokenCache"],
+  "./redis": ["RedisCache"],
 };
+
+/** The command line: an entry too, but a program, so loading it would run it. */
+const CLI = "./cli";
 
 interface Manifest {
   name: string;
   exports: Record<string, unknown>;
   dependencies?: Record<string, string>;
+  bin?: Record<string, string>;
+  engines?: { node?: string };
+  repository?: { url: string };
+  homepage?: string;
+  bugs?: { url: string };
 }
 
 const manifest: Manifest = require(`${NAME}/package.json`);
+const root = dirname(require.resolve(`${NAME}/package.json`));
 
-test("the npm package exports the four entry points and its package.json, and has no runtime dependencies", () => {
+test("the npm package exports every entry point and its package.json, and has no runtime dependencies", () => {
   assert.equal(manifest.name, NAME);
-  assert.deepEqual(Object.keys(manifest.exports).sort(), [...Object.keys(ENTRIES), "./package.json"].sort());
+  const exported = [...Object.keys(ENTRIES), CLI, "./package.json"].sort();
+  assert.deepEqual(Object.keys(manifest.exports).sort(), exported);
   assert.equal(manifest.dependencies, undefined);
+});
+
+test("package.json: the CLI is the bin propq-auth once it is a program, a shebang ES module that is executable", async () => {
+  const cli = fileURLToPath(import.meta.resolve(NAME + CLI.slice(1)));
+  assert.match(cli, /[/\\]esm[/\\]src[/\\]cli[/\\]main\.js$/);
+  assert.match(require.resolve(NAME + CLI.slice(1)), /[/\\]cjs[/\\].+\.js$/);
+  const program = (await readFile(cli, "utf8")).startsWith("#!/usr/bin/env node\n");
+  if (!program) {
+    assert.equal(manifest.bin, undefined, "no bin while the CLI entry is a placeholder without a shebang");
+    return;
+  }
+  assert.deepEqual(manifest.bin, { [NAME]: "./esm/src/cli/main.js" });
+  assert.equal(join(root, manifest.bin[NAME]), cli);
+  if (process.platform !== "win32") assert.equal(statSync(cli).mode & 0o111, 0o111, "executable by everyone");
+});
+
+test("package.json: engines.node admits this Node and is at least 20.6 (node --env-file)", () => {
+  const floor = /^>=(\d+)\.(\d+)\.(\d+)$/.exec(manifest.engines?.node ?? "");
+  assert.ok(floor, `engines.node is ${manifest.engines?.node}`);
+  const [major, minor] = [Number(floor[1]), Number(floor[2])];
+  assert.ok(major > 20 || (major === 20 && minor >= 6), manifest.engines?.node);
+  const [runningMajor, runningMinor] = process.versions.node.split(".").map(Number);
+  assert.ok(runningMajor > major || (runningMajor === major && runningMinor >= minor), "the tests' Node qualifies");
+});
+
+test("package.json: repository, homepage and bugs come together, all pointing at one public home, or not at all", () => {
+  if (manifest.repository === undefined) {
+    assert.equal(manifest.homepage, undefined);
+    assert.equal(manifest.bugs, undefined);
+    return;
+  }
+  const home = manifest.repository.url.replace(/^git\+/, "").replace(/\.git$/, "");
+  assert.match(home, /^https:\/\//);
+  assert.equal(manifest.homepage, `${home}#readme`);
+  assert.equal(manifest.bugs?.url, `${home}/issues`);
 });
 
 test("every entry point loads with import and with require", async (t) => {
