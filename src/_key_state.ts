@@ -46,6 +46,19 @@ export class KeyState {
   /** The last replacement after a 401. */
   replacement: Replacement | undefined;
   #block: Block | undefined;
+  readonly #background = new Set<Promise<unknown>>();
+
+  /** Keeps `work` (a cache write, a refresh) until it settles, for {@linkcode KeyState.settled}. */
+  track(work: Promise<unknown>): void {
+    const done = work.then(() => {}, () => {});
+    this.#background.add(done);
+    void done.then(() => this.#background.delete(done));
+  }
+
+  /** Resolves once no tracked work is left, including work started meanwhile. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
 
   /** The pending flight `id`, or the one `start` begins, shared until it settles. */
   flight(id: string, start: () => Promise<CachedToken>): Promise<CachedToken> {

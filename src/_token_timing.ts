@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { TokenInfo } from "./options.ts";
 import type { CachedToken } from "./token_cache.ts";
 
 /** The two moments of a token's life that decide what callers get. */
@@ -26,4 +27,15 @@ export function timingOf(token: CachedToken, refreshWindowMs: number, minValidit
   const lifetime = typeof issuedAt === "number" && issuedAt < expiresAt ? expiresAt - issuedAt : Infinity;
   const window = Math.min(refreshWindowMs, lifetime / 2);
   return { refreshAt: expiresAt - window, usableUntil: expiresAt - Math.min(minValidityMs, window / 2) };
+}
+
+/** A token a client holds: its timing, and a settled promise of it for the hot path. */
+export interface Held extends TokenTiming {
+  token: CachedToken;
+  answer: Promise<string>;
+}
+
+/** What `getTokenInfo()` tells of a held token. */
+export function infoOf(held: Held): TokenInfo {
+  return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, refreshAt: held.refreshAt };
 }

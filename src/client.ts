@@ -25,6 +25,14 @@ export interface PropQClient {
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Drops the cached token, so the next call fetches a new one. */
   invalidate(): Promise<void>;
+  /**
+   * Resolves once the work the client does behind its callers is done:
+   * writing a new token to the cache and releasing the cache's lock (which
+   * `getToken` does not wait for), and a refresh running ahead. Await it
+   * before closing a KV or Redis connection or exiting a short-lived process;
+   * on an edge runtime, hand it to `waitUntil`.
+   */
+  settled(): Promise<void>;
 }
 
 class Client implements PropQClient {
@@ -51,6 +59,10 @@ class Client implements PropQClient {
 
   invalidate(): Promise<void> {
     return this.#tokens.invalidate();
+  }
+
+  settled(): Promise<void> {
+    return this.#tokens.settled();
   }
 }
 

@@ -15,17 +15,11 @@ import type { Config } from "./_config.ts";
 import { GuardedCache } from "./_guarded_cache.ts";
 import { KeyState } from "./_key_state.ts";
 import { sharedSlot } from "./_registry.ts";
-import { timingOf, type TokenTiming } from "./_token_timing.ts";
+import { type Held, infoOf, timingOf, type TokenTiming } from "./_token_timing.ts";
 import type { TokenHandle } from "./auth_fetch.ts";
 import type { GetTokenOptions, TokenInfo } from "./options.ts";
 import type { CachedToken } from "./token_cache.ts";
 import { requestToken } from "./token_source.ts";
-
-/** A token with its timing and a settled promise of it, for the hot path. */
-interface Held extends TokenTiming {
-  token: CachedToken;
-  answer: Promise<string>;
-}
 
 /**
  * A flight's kind: `plain` takes a cached token while it is usable, `fresh`
@@ -33,10 +27,6 @@ interface Held extends TokenTiming {
  * the cache, `replace` avoids the token the API rejected.
  */
 type Kind = "plain" | "fresh" | "force" | "replace";
-
-function infoOf(held: Held): TokenInfo {
-  return { accessToken: held.token.accessToken, expiresAt: held.token.expiresAt, refreshAt: held.refreshAt };
-}
 
 /** The tokens of one client: the source, the cache and the copy it holds. */
 export class ReuseTokenSource implements TokenHandle {
@@ -112,6 +102,11 @@ export class ReuseTokenSource implements TokenHandle {
     return abortable(token, signal);
   }
 
+  /** Resolves once the key's background work (cache writes, lock releases, a refresh) is done. */
+  async settled(): Promise<void> {
+    await (this.#state ?? await this.#stateFor()).settled();
+  }
+
   /** Drops the held and the cached token. */
   async invalidate(): Promise<void> {
     this.#held = undefined;
@@ -184,7 +179,7 @@ export class ReuseTokenSource implements TokenHandle {
       if (token === undefined) void release?.();
     }
     // Callers get the token now; the lock is released once the cache holds it.
-    void this.#cache.set(key, token).then(release);
+    state.track(this.#cache.set(key, token).then(release));
     return token;
   }
 
@@ -228,7 +223,7 @@ export class ReuseTokenSource implements TokenHandle {
       return;
     }
     state.refreshing = true;
-    this.#flight(state, "fresh").then(
+    const refresh = this.#flight(state, "fresh").then(
       (token) => {
         state.refreshed();
         if (token.expiresAt >= (this.#held?.token.expiresAt ?? 0)) this.#hold(token);
@@ -241,5 +236,6 @@ export class ReuseTokenSource implements TokenHandle {
         }));
       },
     ).finally(() => state.refreshing = false);
+    state.track(refresh);
   }
 }

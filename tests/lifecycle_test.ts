@@ -346,3 +346,43 @@ describe("PROPQ_TOKEN_URL and PROPQ_BASE_URL", () => {
     }
   });
 });
+
+describe("client.settled()", () => {
+  test("getToken() does not wait for the cache write; settled() does", () => {
+    const memory = new MemoryCache();
+    let written = false;
+    let finishWrite!: () => void;
+    const cache = {
+      get: (key: string) => memory.get(key),
+      set: (key: string, token: Parameters<MemoryCache["set"]>[1]) =>
+        new Promise<void>((resolve) => finishWrite = resolve).then(() => memory.set(key, token)).then(() => {
+          written = true;
+        }),
+      delete: (key: string) => memory.delete(key),
+    };
+    return withSetup(async ({ client }) => {
+      await client.getToken();
+      assert.equal(written, false, "answered before the write");
+      const settled = client.settled();
+      finishWrite();
+      await settled;
+      assert.equal(written, true);
+    }, { cache });
+  });
+
+  test("waits for a refresh running ahead", () => {
+    const clock = manualClock();
+    return withSetup(
+      async ({ server, client }) => {
+        await client.getToken();
+        clock.advance(HOUR - 100_000);
+        await client.getToken();
+        await client.settled();
+        assert.equal(server.issuedTokens.length, 2);
+        assert.equal(await client.getToken(), server.issuedTokens[1]);
+      },
+      { now: clock.now },
+      { expiresIn: 3600, tokenDelayMs: 100 },
+    );
+  });
+});
