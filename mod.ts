@@ -49,7 +49,7 @@ export type {
   UnauthorizedEvent,
 } from "./src/events.ts";
 export type { ClientOptions, GetTokenOptions, TokenInfo } from "./src/options.ts";
-export { MemoryCache } from "./src/token_cache.ts";
+export { MemoryCache } from "./src/memory_cache.ts";
 export type { CachedToken, TokenCache } from "./src/token_cache.ts";
 export { UnitStatus, updateUnitByName } from "./src/units.ts";
 export type { UnitUpdate } from "./src/units.ts";

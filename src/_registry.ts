@@ -6,7 +6,8 @@
  * @module
  */
 
-import { MemoryCache, type TokenCache } from "./token_cache.ts";
+import { MemoryCache } from "./memory_cache.ts";
+import type { TokenCache } from "./token_cache.ts";
 
 /** The cache of every client built without a `cache` option: one per process. */
 export const defaultCache: TokenCache = new MemoryCache();

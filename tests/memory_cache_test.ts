@@ -1,7 +1,30 @@
-import { MemoryCache } from "@propq/auth";
-import { testCacheContract } from "./_cache_contract.ts";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient, MemoryCache } from "@propq/auth";
+import { startTestServer, verifyTokenCache } from "@propq/auth/testing";
 
-testCacheContract("MemoryCache", () => {
+test("MemoryCache passes verifyTokenCache (no lock: one process has nothing to share it with)", async () => {
   const cache = new MemoryCache();
-  return Promise.resolve({ cache, reopen: () => Promise.resolve(cache), cleanup: () => Promise.resolve() });
+  assert.deepEqual(await verifyTokenCache(() => cache), [
+    "round trip",
+    "keys kept apart",
+    "replace",
+    "expired entries never served",
+    "delete removes only its key",
+    "garbage tolerated",
+  ]);
+  assert.equal(cache.size, 0, "the suite leaves nothing behind");
+});
+
+test("MemoryCache: two clients sharing one make a single token request", async () => {
+  const server = await startTestServer();
+  try {
+    const cache = new MemoryCache();
+    const options = { clientId: server.clientId, clientSecret: server.clientSecret, tokenUrl: server.tokenUrl, cache };
+    const first = await createClient(options).getToken();
+    assert.equal(await createClient({ ...options, refreshWindowSeconds: 1 }).getToken(), first);
+    assert.equal(server.tokenRequests, 1);
+  } finally {
+    await server.close();
+  }
 });
