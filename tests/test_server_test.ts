@@ -100,3 +100,38 @@ describe("startTestServer() guards its API like PropQ", () => {
     await assert.rejects(fetch(server.tokenUrl, { method: "POST" }));
   });
 });
+
+describe("startTestServer() knobs for client tests", () => {
+  const update = (server: TestServer, token: string, name: string) =>
+    fetch(`${server.baseUrl}/v1/developments/7/units/update-by-name`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ UntName: name, UntStatus: 4, UntPrice: 1, UntDirections: [] }),
+    });
+
+  test("apiInFlight and maxApiInFlight count API requests from arrival until answered", () =>
+    withServer(async (server) => {
+      const token = (await (await tokenRequest(server, valid(server))).json()).access_token;
+      assert.equal(server.maxApiInFlight, 0); // the token endpoint does not count
+      const answers = await Promise.all(["A", "B", "C"].map((name) => update(server, token, name)));
+      for (const answer of answers) await answer.body?.cancel();
+      assert.equal(server.maxApiInFlight, 3); // apiDelayMs holds each answer, so all three overlap
+      assert.equal(server.apiInFlight, 0);
+      await (await update(server, token, "D")).body?.cancel();
+      assert.equal(server.maxApiInFlight, 3);
+    }, { apiDelayMs: 200 }));
+
+  test("scriptApiWhen() answers only the requests it matches, before the ordered script", () =>
+    withServer(async (server) => {
+      const token = (await (await tokenRequest(server, valid(server))).json()).access_token;
+      server.scriptApiWhen((request) => request.body.includes('"B"'), { status: 422, body: { errors: {} } });
+      server.scriptApi({ status: 503 });
+      const statuses = [];
+      for (const name of ["A", "B", "B", "C"]) {
+        const answer = await update(server, token, name);
+        await answer.body?.cancel();
+        statuses.push(answer.status);
+      }
+      assert.deepEqual(statuses, [503, 422, 200, 200]);
+    }));
+});

@@ -20,6 +20,15 @@ export function base64url(text: string | Uint8Array): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** An unsigned JWT (`alg: none`) carrying `claims`, with a random signature part. */
+export function unsignedJwt(claims: Record<string, unknown>): string {
+  return [
+    base64url(JSON.stringify({ typ: "JWT", alg: "none" })),
+    base64url(JSON.stringify(claims)),
+    base64url(crypto.getRandomValues(new Uint8Array(16))),
+  ].join(".");
+}
+
 /** A random client secret of 40 characters. */
 export function randomSecret(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(30)));
@@ -41,6 +50,15 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+/** The request's headers as one string each (names lower-cased, repeated values joined with ", "). */
+export function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
 }
 
 /** PropQ's 422 messages for a unit update body, by field; empty when valid. */

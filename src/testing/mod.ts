@@ -10,3 +10,4 @@ export { startTestServer } from "./test_server.ts";
 export type { RecordedRequest, ScriptedResponse, TestServer, TestServerOptions } from "./test_server.ts";
 export { verifyTokenCache } from "./verify_token_cache.ts";
 export type { VerifyTokenCacheOptions } from "./verify_token_cache.ts";
+export type { CachedToken, TokenCache } from "../token_cache.ts";

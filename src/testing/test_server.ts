@@ -8,7 +8,8 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { BAD_REQUEST_MESSAGE, base64url, randomSecret, readBody, send, UPDATE_ROUTE, validateUnit } from "./_http.ts";
+import { BAD_REQUEST_MESSAGE, UPDATE_ROUTE, validateUnit } from "./_http.ts";
+import { flatHeaders, randomSecret, readBody, send, unsignedJwt } from "./_http.ts";
 
 /** Options of {@linkcode startTestServer}. */
 export interface TestServerOptions {
@@ -23,6 +24,8 @@ export interface TestServerOptions {
   expiresIn?: number | string | null;
   /** Delay before every token answer, in ms. Default 0. */
   tokenDelayMs?: number;
+  /** Delay before every API answer (scripted or not), in ms: lets requests overlap. Default 0. */
+  apiDelayMs?: number;
   /** The port on 127.0.0.1. Default 0: any free port. */
   port?: number;
 }
@@ -69,6 +72,10 @@ export interface TestServer {
   readonly tokenRequests: number;
   /** How many requests reached any other route. */
   readonly apiRequests: number;
+  /** How many API requests are being answered right now (arrived, not yet answered). */
+  readonly apiInFlight: number;
+  /** The most API requests that were ever in flight at once: a client's concurrency, seen from the server. */
+  readonly maxApiInFlight: number;
   /** Every request received, in order. */
   readonly requests: readonly RecordedRequest[];
   /** Every token issued, in order. */
@@ -77,6 +84,13 @@ export interface TestServer {
   scriptToken(...responses: ScriptedResponse[]): void;
   /** Queues answers for the next API requests that pass the token check, in order. */
   scriptApi(...responses: ScriptedResponse[]): void;
+  /**
+   * Queues answers for the next API requests that pass the token check and
+   * that `match` accepts, in order; they take precedence over
+   * {@linkcode TestServer.scriptApi}'s. Lets a test fail one unit of many
+   * sent concurrently, e.g. `(r) => r.body.includes('"A-7"')`.
+   */
+  scriptApiWhen(match: (request: RecordedRequest) => boolean, ...responses: ScriptedResponse[]): void;
   /** Makes every token issued so far invalid: the API answers 401 to them. */
   revokeTokens(): void;
   /** Stops the server and closes its connections. */
@@ -125,6 +139,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const valid = new Map<string, number>(); // token → expiry in epoch ms
   const tokenScript: ScriptedResponse[] = [];
   const apiScript: ScriptedResponse[] = [];
+  const matchedScripts: { match: (request: RecordedRequest) => boolean; responses: ScriptedResponse[] }[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
   // A delayed answer still pending at close() must not keep the process alive.
@@ -135,16 +150,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     });
   let tokenRequests = 0;
   let apiRequests = 0;
+  let apiInFlight = 0;
+  let maxApiInFlight = 0;
 
   function issueToken(): string {
     const lifetime = typeof expiresIn === "number" ? expiresIn : Number(expiresIn ?? 3600) || 3600;
     const exp = Math.floor(Date.now() / 1000) + lifetime;
-    const jti = issuedTokens.length + 1;
-    const token = [
-      base64url(JSON.stringify({ typ: "JWT", alg: "none" })),
-      base64url(JSON.stringify({ aud: String(clientId), jti, exp })),
-      base64url(crypto.getRandomValues(new Uint8Array(16))),
-    ].join(".");
+    const token = unsignedJwt({ aud: String(clientId), jti: issuedTokens.length + 1, exp });
     issuedTokens.push(token);
     valid.set(token, exp * 1000);
     return token;
@@ -189,15 +201,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     send(res, 200, answer);
   }
 
-  function api(req: IncomingMessage, res: ServerResponse, path: string, body: string): Promise<void> | void {
+  async function api(req: IncomingMessage, res: ServerResponse, request: RecordedRequest): Promise<void> {
+    const { path, body } = request;
     apiRequests++;
+    if (options.apiDelayMs) await delay(options.apiDelayMs);
     const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
     const expiry = bearer === undefined ? undefined : valid.get(bearer);
     if (expiry === undefined || expiry <= Date.now()) return send(res, 401, { message: "Unauthenticated." });
     if (!(req.headers["content-type"] ?? "").startsWith("application/json")) {
       return send(res, 302, undefined, { location: `http://127.0.0.1:${port}/` });
     }
-    const scripted = apiScript.shift();
+    const scripted = matchedScripts.find((s) => s.responses.length > 0 && s.match(request))?.responses.shift() ??
+      apiScript.shift();
     if (scripted !== undefined) return play(res, scripted);
     const route = UPDATE_ROUTE.exec(path.split("?")[0]);
     if (route === null) return send(res, 404, { message: "Not Found" });
@@ -215,20 +230,23 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   const server = createServer(async (req, res) => {
     const receivedAt = Date.now();
+    const path = req.url ?? "/";
+    const route = path.split("?")[0];
+    const isApi = route !== "/oauth/token" && route !== "/";
+    // Counted from arrival until the answer is written, so the count never exceeds the client's.
+    if (isApi) maxApiInFlight = Math.max(maxApiInFlight, ++apiInFlight);
     try {
       const body = await readBody(req);
-      const path = req.url ?? "/";
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
-      }
-      requests.push({ method: req.method ?? "GET", path, headers, body, receivedAt });
-      const route = path.split("?")[0];
+      const [method, headers] = [req.method ?? "GET", flatHeaders(req)];
+      const request: RecordedRequest = { method, path, headers, body, receivedAt };
+      requests.push(request);
       if (route === "/oauth/token") await token(req, res, body);
       else if (route === "/") send(res, 200, "<!doctype html><title>PropQ</title>");
-      else await api(req, res, path, body);
+      else await api(req, res, request);
     } catch {
       if (!res.headersSent) send(res, 500, { message: "Server Error" });
+    } finally {
+      if (isApi) apiInFlight--;
     }
   });
   server.on("connection", (socket: Socket) => {
@@ -253,10 +271,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     get apiRequests() {
       return apiRequests;
     },
+    get apiInFlight() {
+      return apiInFlight;
+    },
+    get maxApiInFlight() {
+      return maxApiInFlight;
+    },
     requests,
     issuedTokens,
     scriptToken: (...responses) => void tokenScript.push(...responses),
     scriptApi: (...responses) => void apiScript.push(...responses),
+    scriptApiWhen: (match, ...responses) => void matchedScripts.push({ match, responses }),
     revokeTokens: () => valid.clear(),
     close: () =>
       new Promise<void>((resolve) => {
