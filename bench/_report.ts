@@ -1,6 +1,8 @@
 // Renders bench/RESULTS.md from the figures of one `deno task bench` run.
-import type { FleetResult, RuntimeResults, StampedeResult } from "./_cases.ts";
-import type { Comparison } from "./_measure.ts";
+import { fleetRows, importCell, ratioCell, row, stampede, stampedeCell } from "./_report_cells.ts";
+import { extraLimits, extraRows } from "./_report_extras.ts";
+import { lifecycleLimits, lifecycleNotes, lifecycleRows } from "./_report_lifecycle.ts";
+import type { RuntimeResults } from "./_results.ts";
 import type { DepsResults, SizeResults } from "./_size.ts";
 
 /** Everything one run measured. */
@@ -24,105 +26,6 @@ export const TARGETS = {
   fetchConcurrent: 1.05,
   gzipBytes: 3 * 1024,
 };
-
-type Cell = { text: string; met?: boolean };
-
-function time(ns: number): string {
-  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
-  if (ns >= 1e3) return `${(ns / 1e3).toFixed(1)} µs`;
-  return `${ns.toFixed(0)} ns`;
-}
-
-function ratioCell(c: Comparison | undefined, target?: number): Cell {
-  if (c === undefined) return { text: "n/a" };
-  return {
-    text: `**${c.ratio.toFixed(2)}x** (${time(c.candidateNs)} vs ${time(c.baselineNs)}; CPU ${
-      c.cpuRatio.toFixed(2)
-    }x; IQR ${c.q1.toFixed(2)}–${c.q3.toFixed(2)})`,
-    met: target === undefined ? undefined : c.ratio <= target,
-  };
-}
-
-function stampedeCell(s: StampedeResult | undefined): Cell {
-  if (s === undefined) return { text: "n/a" };
-  const all = s.tokenRequests.every((n) => n === 1) && s.distinct === s.tokenRequests.length;
-  return {
-    text: `**${s.tokenRequests.join(", ")}** request(s) in ${s.tokenRequests.length} runs; all callers served in ${
-      s.ms.toFixed(1)
-    } ms = ${s.ratio.toFixed(2)}x one cold call (${s.singleMs.toFixed(1)} ms)`,
-    met: all,
-  };
-}
-
-function fleetCell(f: FleetResult | undefined): Cell {
-  if (f === undefined) return { text: "n/a" };
-  const ok = f.failures === 0 && f.tokenRequests.every((n) => n === 1) && f.distinct.every((n) => n === 1);
-  return {
-    text: `**${
-      f.tokenRequests.join(", ")
-    }** request(s) in ${f.tokenRequests.length} runs; all ${f.processes} hold a token after ${
-      f.allMs.toFixed(0)
-    } ms = ${f.ratio?.toFixed(2)}x uncoordinated${f.failures ? `; ${f.failures} failed` : ""}`,
-    met: ok,
-  };
-}
-
-function uncoordinatedCell(f: FleetResult | undefined): Cell {
-  if (f === undefined) return { text: "n/a" };
-  return { text: `${f.tokenRequests.join(", ")} requests; all hold a token after ${f.allMs.toFixed(0)} ms` };
-}
-
-function importCell(r: RuntimeResults | undefined): Cell {
-  const c = r?.coldImport;
-  if (c === undefined) return { text: "n/a" };
-  return {
-    text: `**${c.ratio.toFixed(2)}x** (${c.withMs.toFixed(0)} ms vs ${
-      c.withoutMs.toFixed(0)
-    } ms per process; \`import()\` ${c.importMs.toFixed(1)} ms)`,
-  };
-}
-
-function mark(cells: Cell[]): string {
-  const judged = cells.filter((cell) => cell.met !== undefined);
-  if (judged.length === 0) return "";
-  return judged.every((cell) => cell.met) ? "met" : "**missed**";
-}
-
-/** The fleet rows for one token endpoint delay: the uncoordinated baseline, then FileCache and KvCache. */
-function fleetRows(d: RuntimeResults, n: RuntimeResults | undefined, delay: number): string[] {
-  const endpoint = delay === 0 ? "fast endpoint" : `${delay} ms endpoint`;
-  const baseline = row(
-    `fleet baseline: 8 processes, each its own MemoryCache, ${endpoint}`,
-    "",
-    "",
-    uncoordinatedCell(fleet(d, "memory", delay)),
-    uncoordinatedCell(fleet(n, "memory", delay)),
-  );
-  const coordinated = ([["file", "cold `FileCache`"], ["kv", "cold KV file (`KvCache`)"]] as const).map((
-    [kind, what],
-  ) =>
-    row(
-      `fleet: 8 processes, ${what}, ${endpoint}`,
-      "the 8 uncoordinated processes",
-      "1 token request",
-      fleetCell(fleet(d, kind, delay)),
-      fleetCell(fleet(n, kind, delay)),
-    )
-  );
-  return [baseline, ...coordinated];
-}
-
-function row(measure: string, baseline: string, target: string, deno: Cell, node: Cell): string {
-  return `| ${measure} | ${baseline} | ${target} | ${deno.text} | ${node.text} | ${mark([deno, node])} |`;
-}
-
-function fleet(r: RuntimeResults | undefined, kind: string, delay: number): FleetResult | undefined {
-  return r?.fleet?.find((f) => f.kind === kind && f.tokenDelayMs === delay);
-}
-
-function stampede(r: RuntimeResults | undefined, label: string): StampedeResult | undefined {
-  return r?.stampede?.find((s) => s.label === label);
-}
 
 function limits(report: Report): string[] {
   const notes: string[] = [];
@@ -168,7 +71,7 @@ export function renderReport(report: Report): string {
   const lines: string[] = [
     "# Benchmarks",
     "",
-    `Written by \`deno task bench\` (issue 7) on ${report.date}, in ${report.seconds.toFixed(0)} s.`,
+    `Written by \`deno task bench\` (issues 7, 12, 13 and 14) on ${report.date}, in ${report.seconds.toFixed(0)} s.`,
     "",
     `- Deno ${v.deno} (V8 ${v.v8}, TypeScript ${v.typescript}) against the sources;` +
     ` Node ${v.node ?? "n/a"} (V8 ${v.nodeV8 ?? "n/a"}) against the built npm package in \`npm/\`${nodeNote};` +
@@ -262,6 +165,8 @@ export function renderReport(report: Report): string {
       importCell(d),
       importCell(n),
     ),
+    ...lifecycleRows(d, n),
+    ...extraRows(d, n),
     "",
   ];
 
@@ -292,10 +197,11 @@ export function renderReport(report: Report): string {
     );
   }
 
-  const notes = limits(report);
+  const notes = [...limits(report), ...lifecycleLimits(d, n), ...extraLimits(d, n)];
+  const missed = lines.some((line) => line.endsWith("| **missed** |"));
   lines.push("", "## Notes", "");
-  if (notes.length === 0) lines.push("Every target is met in this run.");
-  else lines.push("Targets missed in this run, and what limits them:", "", ...notes);
+  if (notes.length > 0) lines.push("Targets missed in this run, and what limits them:", "", ...notes);
+  else lines.push(missed ? "Targets missed in this run: see the table." : "Every target measured is met in this run.");
   lines.push(
     "",
     "- The cached `getToken()` returns a pre-resolved promise and reads the clock at most once per",
@@ -313,10 +219,13 @@ export function renderReport(report: Report): string {
     "  that wait for another's token poll its lock with a backoff (KvCache: 20 ms doubling up to",
     "  250 ms), so with a slow token endpoint the last of them may see the token up to one poll late.",
   );
+  lines.push(...lifecycleNotes(d, n));
   if (report.errors.length > 0) lines.push("", "Errors in this run:", "", ...report.errors.map((e) => `- ${e}`));
   lines.push(
     "",
-    "Reproduce: `deno task bench` (about a minute; it rebuilds `npm/` first when the sources are newer).",
+    `Reproduce: \`deno task bench\` (${
+      Math.ceil(report.seconds / 60)
+    } minutes here; it rebuilds \`npm/\` first when the sources are newer).`,
     "",
   );
   return lines.join("\n");

@@ -1,27 +1,29 @@
 // Runs every runtime-neutral case in order, printing each figure as it lands. A case that fails is
 // recorded in `errors` and the others still run, so one broken adapter does not hide the rest.
-import {
-  benchColdImport,
-  benchFetch,
-  benchFileRead,
-  benchFleet,
-  benchGetToken,
-  benchKvRead,
-  benchStampede,
-  type OpenKv,
-  type RuntimeResults,
-  sinkValue,
-  type SpawnMember,
-  type SpawnProbe,
-} from "./_cases.ts";
+import { benchFileRead, benchGetToken, benchKvRead, type OpenKv, sinkValue } from "./_cases.ts";
+import { benchColdImport, type SpawnProbe } from "./_cold_import.ts";
+import { type CliResults, type ExtraHost, type LoadExtra, type RedisResults, runExtra } from "./_extras.ts";
+import { benchFetch } from "./_fetch.ts";
+import { benchFleet, benchStampede, type SpawnMember } from "./_fleet.ts";
+import { benchOutage, benchRefreshBoundary } from "./_lifecycle.ts";
 import type { Comparison } from "./_measure.ts";
+import type { RuntimeResults } from "./_results.ts";
 
 /** What the runtime's entry provides. */
 export interface SuiteHost {
-  runtime: string;
+  runtime: "Deno" | "Node";
+  /** The repository root. */
+  root: string;
   spawnMember: SpawnMember;
   spawnProbe: SpawnProbe;
   openKv: (path: string) => Promise<OpenKv>;
+  /** Loads bench/_redis.ts or bench/_cli.ts, when written. */
+  loadExtra: LoadExtra;
+  /**
+   * Starts a member of the Redis fleet (tests/fixtures/redis_get_token, args and env from
+   * bench/_redis.ts); `undefined`: _redis.ts's own default, which runs the fixture on Deno.
+   */
+  spawnRedisMember?: SpawnMember;
 }
 
 function ns(value: number): string {
@@ -113,6 +115,58 @@ export async function runSuite(host: SuiteHost): Promise<RuntimeResults> {
         c.ratio.toFixed(3)
       }x; import() ${c.importMs.toFixed(2)} ms`,
     );
+  });
+  await step("refreshBoundary", async () => {
+    const r = results.refreshBoundary = await benchRefreshBoundary();
+    for (const arm of r.arms) {
+      log(
+        `refresh boundary, ${arm.name}: max ${arm.maxMs.toFixed(1)} ms (worst ${arm.worstMs.toFixed(1)}), p99 ${
+          arm.p99Ms.toFixed(2)
+        } ms${
+          arm.ratio === undefined ? "" : ` = ${arm.ratio.toFixed(2)}x max, ${arm.p99Ratio!.toFixed(2)}x p99`
+        }; ${arm.requests} requests, token requests ${
+          arm.tokenRequests.join(",")
+        }, ${arm.slow} waited >= ${r.tokenDelayMs} ms, ${arm.unauthorized} 401s, ${arm.failed} failed`,
+      );
+    }
+  });
+  await step("outage", async () => {
+    const o = results.outage = await benchOutage();
+    log(
+      `outage (token endpoint 503): before the window ${o.held.calls} calls, ${o.held.failed} failed; in the window ${o.window.calls} calls, ${o.window.failed} failed (slowest ${
+        o.window.maxMs.toFixed(1)
+      } ms; ${o.windowTokenRequests} token requests, ${o.refreshFailed} refresh_failed); last ${o.minValidityS} s: ${o.minValidity.calls} calls, ${o.minValidity.failed} refused`,
+    );
+  });
+  const extraHost: ExtraHost = { runtime: host.runtime, root: host.root };
+  // A failure is recorded in `errors` by `step`; the row says so too.
+  const failed = (error: unknown) => ({
+    skipped: `the measurement failed (see the errors below): ${error instanceof Error ? error.message : error}`,
+  });
+  await step("redis", async () => {
+    // measureRedis skips, saying why, when redis-server is missing.
+    const options = { spawnMember: host.spawnRedisMember };
+    const r = results.redis = await runExtra<RedisResults>(host.loadExtra, "_redis", "measureRedis", options)
+      .catch((error) => {
+        results.redis = failed(error);
+        throw error;
+      });
+    if (r.skipped) log(`redis: not measured: ${r.skipped}`);
+    if (r.fleet) {
+      log(`redis fleet: token requests ${r.fleet.tokenRequests.join(",")}; all in ${r.fleet.allMs.toFixed(0)} ms`);
+    }
+    if (r.warmGet) log(`RedisCache.get warm vs GET: ${describe(r.warmGet)}`);
+  });
+  await step("cli", async () => {
+    const c = results.cli = await runExtra<CliResults>(host.loadExtra, "_cli", "benchCli", extraHost)
+      .catch((error) => {
+        results.cli = failed(error);
+        throw error;
+      });
+    if (c.skipped) log(`cli: not measured: ${c.skipped}`);
+    if (c.token) {
+      log(`propq-auth token: ${c.token.tokenMs.toFixed(0)} ms vs ${c.token.bare} ${c.token.bareMs.toFixed(0)} ms`);
+    }
   });
   if (sinkValue() === -1) log("unreachable");
   return results;
