@@ -1,7 +1,8 @@
-// The build's own tools, TypeScript and @types/node, installed by npm in npm/.build-tools/ at the versions
-// deno.json `imports` pins, and loaded from there. Deno resolves no npm package for the build, so
-// `deno task build` fetches these two (and @types/node's one dependency) and nothing else.
+// The build's own tools, TypeScript, @types/node and esbuild (which bundles the command line), installed by npm
+// in npm/.build-tools/ at the versions deno.json `imports` pins, and loaded from there. Deno resolves no npm
+// package for the build, so `deno task build` fetches these (and their own few dependencies) and nothing else.
 import type TS from "typescript";
+import type * as Esbuild from "esbuild";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { BUILD_TOOLS, buildToolsPackageJson, type DenoConfig, pinned } from "./_npm_package.ts";
@@ -10,6 +11,7 @@ import { NPM, run } from "./_run.ts";
 /** The tools the build compiles with. */
 export interface BuildTools {
   ts: typeof TS;
+  esbuild: typeof Esbuild;
   /** Where `@types/node` lives, for the compiler's `typeRoots`. */
   typeRoots: string;
 }
@@ -34,5 +36,5 @@ export async function buildTools(config: DenoConfig, dir: string): Promise<Build
     if (!await run(NPM, args, { cwd: dir, timeoutMs: 300_000 })) throw new Error(`npm install in ${dir} failed`);
   }
   const require = createRequire(join(dir, "package.json"));
-  return { ts: require("typescript"), typeRoots: join(dir, "node_modules", "@types") };
+  return { ts: require("typescript"), esbuild: require("esbuild"), typeRoots: join(dir, "node_modules", "@types") };
 }

@@ -34,7 +34,7 @@ const DESCRIPTION =
 const KEYWORDS = ["propq", "resales-online", "oauth2", "client-credentials", "token", "cache", "fetch", "workers"];
 
 /** What `deno task build` installs (in npm/.build-tools/) to compile: versions pinned in deno.json `imports`. */
-export const BUILD_TOOLS = ["typescript", "@types/node"];
+export const BUILD_TOOLS = ["typescript", "@types/node", "esbuild"];
 
 /**
  * What `deno task test:npm` needs on Node besides the npm packages the tests import (whose versions come

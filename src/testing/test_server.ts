@@ -155,10 +155,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 
   function issueToken(): string {
     const lifetime = typeof expiresIn === "number" ? expiresIn : Number(expiresIn ?? 3600) || 3600;
-    const exp = Math.floor(Date.now() / 1000) + lifetime;
+    const issuedAt = Date.now();
+    const exp = Math.floor(issuedAt / 1000) + lifetime;
     const token = unsignedJwt({ aud: String(clientId), jti: issuedTokens.length + 1, exp });
     issuedTokens.push(token);
-    valid.set(token, exp * 1000);
+    // Valid for exactly `expires_in` from the answer, as a client counts it (the JWT's exp is whole seconds).
+    valid.set(token, issuedAt + lifetime * 1000);
     return token;
   }
 
