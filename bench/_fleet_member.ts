@@ -29,10 +29,13 @@ async function openKv(path: string): Promise<OpenKv> {
 
 const [kind, path, tokenUrl] = process.argv.slice(2);
 const kv = kind === "kv" ? await openKv(path) : undefined;
+const cache: TokenCache | undefined = kind === "file" ? new FileCache(path) : kv && new KvCache(kv);
+const client = createClient({ tokenUrl, cache, maxRetries: 0 });
 try {
-  const cache: TokenCache | undefined = kind === "file" ? new FileCache(path) : kv && new KvCache(kv);
-  const token = await createClient({ tokenUrl, cache, maxRetries: 0 }).getToken();
+  const token = await client.getToken();
   console.log(JSON.stringify({ token }));
 } finally {
+  // The token is written and the lease released after getToken() answers: let that finish before closing.
+  await client.settled();
   kv?.close();
 }

@@ -176,7 +176,7 @@ export class ReuseTokenSource implements TokenHandle {
       }
       token = await this.#request(state, kind === "fresh");
     } finally {
-      if (token === undefined) void release?.();
+      if (token === undefined && release !== undefined) state.track(release());
     }
     // Callers get the token now; the lock is released once the cache holds it.
     state.track(this.#cache.set(key, token).then(release));

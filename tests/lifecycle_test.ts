@@ -370,6 +370,27 @@ describe("client.settled()", () => {
     }, { cache });
   });
 
+  test("waits for the lock release of a caller that found the token in the cache once it held the lock", async () => {
+    let reads = 0;
+    let released = false;
+    const cached = { accessToken: "from.another.process", expiresAt: Date.now() + HOUR };
+    const cache = {
+      // A miss first; once the lock is held, the token another process stored meanwhile.
+      get: () => Promise.resolve(reads++ === 0 ? undefined : cached),
+      set: () => Promise.resolve(),
+      delete: () => Promise.resolve(),
+      lock: () =>
+        Promise.resolve(() => new Promise<void>((resolve) => setTimeout(() => (released = true, resolve()), 50))),
+    };
+    await withSetup(async ({ server, client }) => {
+      assert.equal(await client.getToken(), "from.another.process");
+      assert.equal(released, false);
+      await client.settled();
+      assert.equal(released, true, "a process may close its store now: nothing of the lock is left behind");
+      assert.equal(server.tokenRequests, 0);
+    }, { cache });
+  });
+
   test("waits for a refresh running ahead", () => {
     const clock = manualClock();
     return withSetup(
