@@ -21,3 +21,22 @@ export function cachedTokenFrom(value: unknown): CachedToken | undefined {
   if (typeof accessToken !== "string" || !HEADER_SAFE.test(accessToken) || !isTime(expiresAt)) return undefined;
   return isTime(issuedAt) ? { accessToken, expiresAt, issuedAt } : { accessToken, expiresAt };
 }
+
+/** The token fields of `value` while it has life left by this machine's clock, else `undefined`. */
+export function liveToken(value: unknown): CachedToken | undefined {
+  const token = cachedTokenFrom(value);
+  return token !== undefined && token.expiresAt > Date.now() ? token : undefined;
+}
+
+/**
+ * What a cache stores of `token` (its three fields, nothing else) and the ms
+ * of life it has left, for a store's own expiry; a TypeError for anything
+ * that is not a usable token.
+ */
+export function storable(token: CachedToken): { stored: CachedToken; lifeMs: number } {
+  const stored = cachedTokenFrom(token);
+  if (stored === undefined) {
+    throw new TypeError("Cannot cache token: it needs a non-empty accessToken and a finite expiresAt");
+  }
+  return { stored, lifeMs: Math.min(Math.ceil(stored.expiresAt - Date.now()), Number.MAX_SAFE_INTEGER) };
+}

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { closeSync, constants, openSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
@@ -10,9 +10,10 @@ import process from "node:process";
 import { createClient } from "@propq/auth";
 import { FileCache } from "@propq/auth/file";
 import { startTestServer, type TestServer, verifyTokenCache } from "@propq/auth/testing";
-import { finished, type FixtureResult, runFixture, startFixture } from "./_process.ts";
+import { finished, type FixtureResult, ready, runFixture, startFixture } from "./_process.ts";
 import { userCacheDir } from "../src/adapters/_file_io.ts";
 import { guardPath } from "../src/adapters/_file_lock.ts";
+import { ALL_CHECKS } from "./_cache_checks.ts";
 
 const HOUR = 3_600_000;
 const isWindows = process.platform === "win32";
@@ -44,17 +45,6 @@ function lastLine(result: FixtureResult): string {
   return lines[lines.length - 1];
 }
 
-function readyLine(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.stdout?.on("data", (chunk: string) => {
-      seen += chunk;
-      if (seen.includes("ready\n")) resolve();
-    });
-    child.on("close", () => reject(new Error("a fixture exited before it was ready")));
-  });
-}
-
 /** Starts `count` fixtures, waits until all are loaded, then lets them go at the same moment. */
 async function runTogether(
   count: number,
@@ -68,7 +58,7 @@ async function runTogether(
   const children = Array.from({ length: count }, (_, i) => startFixture(name, [...args(i), "--go-file", goFile], env));
   const results = children.map((child) => finished(child, timeoutMs));
   try {
-    await Promise.all(children.map(readyLine));
+    await Promise.all(children.map(ready));
   } catch (error) {
     for (const child of children) child.kill("SIGKILL");
     await Promise.all(results);
@@ -136,17 +126,7 @@ test("FileCache passes verifyTokenCache, lock checks included", async () => {
       corrupt: () => writeFile(path, "\u0000 not JSON"),
       takeoverMs: 10_000,
     });
-    assert.deepEqual(passed, [
-      "round trip",
-      "keys kept apart",
-      "replace",
-      "expired entries never served",
-      "delete removes only its key",
-      "garbage tolerated",
-      "lock: one holder at a time",
-      "lock: release by the owner only",
-      "lock: takeover after the holder dies",
-    ]);
+    assert.deepEqual(passed, ALL_CHECKS);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -574,7 +554,7 @@ test("FileCache shares one token between OS processes", { timeout: 240_000 }, as
           () => startFixture("file_get_token", [...args, "--go-file", goFile], credentials(server)),
         );
         const waitersDone = waiters.map((child) => finished(child, 90_000));
-        await Promise.all(waiters.map(readyLine));
+        await Promise.all(waiters.map(ready));
         holder.kill("SIGKILL");
         await holderDone;
         await writeFile(goFile, "");

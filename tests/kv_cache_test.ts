@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,8 +11,9 @@ import { createClient, type TokenCache } from "@propq/auth";
 import { KvCache, type KvLike } from "@propq/auth/kv";
 import { startTestServer, type TestServer, verifyTokenCache } from "@propq/auth/testing";
 import { cacheKey } from "../src/_cache_key.ts";
-import { finished, type FixtureResult, startFixture } from "./_process.ts";
+import { finished, type FixtureResult, ready, startFixture } from "./_process.ts";
 import { isBun, kvUnavailable, openTestKv, type TestKv } from "./fixtures/kv_open.ts";
+import { ALL_CHECKS } from "./_cache_checks.ts";
 
 const HOUR = 3_600_000;
 const skip = kvUnavailable();
@@ -138,17 +139,7 @@ test("KvCache passes verifyTokenCache, lock checks included", { skip }, async ()
       },
       takeoverMs: 10_000,
     });
-    assert.deepEqual(passed, [
-      "round trip",
-      "keys kept apart",
-      "replace",
-      "expired entries never served",
-      "delete removes only its key",
-      "garbage tolerated",
-      "lock: one holder at a time",
-      "lock: release by the owner only",
-      "lock: takeover after the holder dies",
-    ]);
+    assert.deepEqual(passed, ALL_CHECKS);
   } finally {
     await store.cleanup();
   }
@@ -480,17 +471,6 @@ test(`KvCache: a ${runtime} process and a ${isDeno ? "Node" : "Deno"} process sh
   });
 });
 
-function readyLine(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.stdout?.on("data", (chunk: string) => {
-      seen += chunk;
-      if (seen.includes("ready\n")) resolve();
-    });
-    child.on("close", () => reject(new Error("a fixture exited before it was ready")));
-  });
-}
-
 /** Starts `count` kv_get_token fixtures, waits until all are loaded, then lets them go at the same moment. */
 async function runFleet(count: number, args: string[], env: Record<string, string>, timeoutMs: number) {
   const goFile = join(tmpdir(), `propq-kv-go-${randomUUID()}`);
@@ -500,7 +480,7 @@ async function runFleet(count: number, args: string[], env: Record<string, strin
   );
   const results = children.map((child) => finished(child, timeoutMs));
   try {
-    await Promise.all(children.map(readyLine));
+    await Promise.all(children.map(ready));
     await writeFile(goFile, "");
     return await Promise.all(results);
   } catch (error) {

@@ -8,22 +8,12 @@ import { finished, startFixture } from "./_process.ts";
 import { type RedisServer, redisServerMissing, startRedisServer } from "./_redis_server.ts";
 import { bunRedis, ioRedis } from "./fixtures/redis_clients.ts";
 import { nodeRedis, type RedisConnection } from "./fixtures/redis_connect.ts";
+import { ALL_CHECKS } from "./_cache_checks.ts";
 
 const HOUR = 3_600_000;
 const skip = redisServerMissing();
 if (skip !== undefined) console.warn(`Skipping the tests that need a real Redis: ${skip}`);
 const isBun = "Bun" in globalThis;
-const ALL_CHECKS = [
-  "round trip",
-  "keys kept apart",
-  "replace",
-  "expired entries never served",
-  "delete removes only its key",
-  "garbage tolerated",
-  "lock: one holder at a time",
-  "lock: release by the owner only",
-  "lock: takeover after the holder dies",
-];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,16 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CachedToken, TokenCache } from "@propq/auth";
 import { verifyTokenCache, type VerifyTokenCacheOptions } from "@propq/auth/testing";
+import { LOCK_CHECKS, STORAGE_CHECKS } from "./_cache_checks.ts";
 
-const STORAGE = [
-  "round trip",
-  "keys kept apart",
-  "replace",
-  "expired entries never served",
-  "delete removes only its key",
-  "garbage tolerated",
-];
-const LOCKS = ["lock: one holder at a time", "lock: release by the owner only", "lock: takeover after the holder dies"];
+const STORAGE = STORAGE_CHECKS;
+const LOCKS = LOCK_CHECKS;
 const LEASE_MS = 300;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { cachedTokenFrom } from "../_cached_token.ts";
+import { liveToken, storable } from "../_cached_token.ts";
 import { positiveMs } from "./_options.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 import type { KvLike } from "./_kv_like.ts";
@@ -167,8 +167,7 @@ export class KvCache implements TokenCache {
    */
   async get(key: string): Promise<CachedToken | undefined> {
     const entry = await kvCall(() => this.#kv.get([...this.#prefix, key]));
-    const token = cachedTokenFrom(decode(entry.value));
-    return token !== undefined && token.expiresAt > Date.now() ? token : undefined;
+    return liveToken(decode(entry.value));
   }
 
   /**
@@ -182,11 +181,7 @@ export class KvCache implements TokenCache {
    * @throws {Error} whatever the KV handle throws, once a locked store stayed locked.
    */
   async set(key: string, token: CachedToken): Promise<void> {
-    const stored = cachedTokenFrom(token);
-    if (stored === undefined) {
-      throw new TypeError("Cannot cache token: it needs a non-empty accessToken and a finite expiresAt");
-    }
-    const life = Math.min(Math.ceil(stored.expiresAt - Date.now()), Number.MAX_SAFE_INTEGER);
+    const { stored, lifeMs: life } = storable(token);
     if (life <= 0) return this.delete(key);
     await kvCall(() => this.#kv.set([...this.#prefix, key], encode(stored), { expireIn: life }));
   }

@@ -8,7 +8,7 @@
  */
 
 import { sleep } from "../_async.ts";
-import { cachedTokenFrom } from "../_cached_token.ts";
+import { liveToken, storable } from "../_cached_token.ts";
 import { backoff } from "../_retry.ts";
 import type { CachedToken, TokenCache } from "../token_cache.ts";
 import { positiveMs } from "./_options.ts";
@@ -157,8 +157,7 @@ export class RedisCache implements TokenCache {
     } catch {
       return undefined;
     }
-    const token = cachedTokenFrom(value);
-    return token !== undefined && token.expiresAt > Date.now() ? token : undefined;
+    return liveToken(value);
   }
 
   /**
@@ -172,11 +171,7 @@ export class RedisCache implements TokenCache {
    * @throws {Error} when Redis fails or does not answer within 5 s.
    */
   async set(key: string, token: CachedToken): Promise<void> {
-    const stored = cachedTokenFrom(token);
-    if (stored === undefined) {
-      throw new TypeError("Cannot cache token: it needs a non-empty accessToken and a finite expiresAt");
-    }
-    const life = Math.min(Math.ceil(stored.expiresAt - Date.now()), Number.MAX_SAFE_INTEGER);
+    const { stored, lifeMs: life } = storable(token);
     if (life <= 0) return this.delete(key);
     const args = ["SET", this.#prefix + key, JSON.stringify(stored), "PX", String(life)];
     await send(this.#command, args, COMMAND_MS, stored.accessToken);
