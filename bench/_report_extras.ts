@@ -57,6 +57,14 @@ function cliCell(c: CliResults | undefined): Cell {
 }
 
 /** The Redis and command-line rows of the main table. */
+// What a warm `propq-auth token` costs on Deno, measured apart (fresh processes, medians of 15, quiet machine):
+// an empty `deno run` 71 ms, the same touching node:process 104 ms, importing node:fs/promises, node:crypto,
+// node:os and node:path 123 ms.
+const DENO_CLI_WHY = " Most of it is Deno's Node compatibility layer, not the command: an empty `deno run` takes" +
+  " 71 ms, one that touches `node:process` 104 ms, one that loads `node:fs`, `node:crypto`, `node:os` and `node:path`" +
+  " 123 ms, and the shared token file (`FileCache`) needs them. On Node the npm bin is bundled into one file and meets" +
+  " the target.";
+
 export function extraRows(d: RuntimeResults, n: RuntimeResults | undefined): string[] {
   const fleet = d.redis?.fleet ?? n?.redis?.fleet;
   const endpoint = isNumber(fleet?.tokenDelayMs) ? `${fleet.tokenDelayMs} ms endpoint` : "token endpoint";
@@ -107,7 +115,7 @@ export function extraLimits(d: RuntimeResults, n: RuntimeResults | undefined): s
           t.tokenMs.toFixed(0)
         } ms a run against ${t.bareMs.toFixed(0)} ms for \`${t.bare}\`, so the command adds ${
           (t.tokenMs - t.bareMs).toFixed(0)
-        } ms to the runtime's own start-up. Measured by bench/_cli.ts.`,
+        } ms to the runtime's own start-up. Measured by bench/_cli.ts.${r.runtime === "Deno" ? DENO_CLI_WHY : ""}`,
       );
     }
   }
