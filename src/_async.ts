@@ -27,7 +27,7 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
 }
 
 /** The rejection of {@linkcode withinTime} when the work took too long. */
-export class TimeLimitExceeded extends Error {
+class TimeLimitExceeded extends Error {
   constructor(readonly ms: number) {
     super(`timed out after ${ms} ms`);
   }

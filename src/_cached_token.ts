@@ -7,7 +7,7 @@ import type { CachedToken } from "./token_cache.ts";
 export const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /** A finite number, e.g. an epoch-ms time. */
-export function isTime(value: unknown): value is number {
+function isTime(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value);
 }
 

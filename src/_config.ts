@@ -14,12 +14,12 @@ import { PropQAuthError } from "./errors.ts";
 import type { ClientOptions } from "./options.ts";
 import type { TokenCache } from "./token_cache.ts";
 
-export const DEFAULT_TOKEN_URL = "https://api.propq.com/oauth/token";
-export const DEFAULT_BASE_URL = "https://api.propq.com";
+const DEFAULT_TOKEN_URL = "https://api.propq.com/oauth/token";
+const DEFAULT_BASE_URL = "https://api.propq.com";
 export const ID_ENV = "PROPQ_CLIENT_ID";
 export const SECRET_ENV = "PROPQ_CLIENT_SECRET";
-export const TOKEN_URL_ENV = "PROPQ_TOKEN_URL";
-export const BASE_URL_ENV = "PROPQ_BASE_URL";
+const TOKEN_URL_ENV = "PROPQ_TOKEN_URL";
+const BASE_URL_ENV = "PROPQ_BASE_URL";
 const DIGITS = /^\d+$/;
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 

@@ -26,7 +26,7 @@ interface Block {
 }
 
 /** A token replaced after the API answered 401 to it. */
-export interface Replacement {
+interface Replacement {
   rejected: string;
   at: number;
   token: Promise<string>;

@@ -46,7 +46,8 @@ export class ReuseTokenSource implements TokenHandle {
   /** The hot path: a held token with life left is returned without awaiting anything else. */
   get(options?: GetTokenOptions): Promise<string> {
     const held = this.#held;
-    if (held !== undefined && options === undefined) {
+    // A caller's signal (client.fetch passes the request's) does not leave the hot path; an aborted one does.
+    if (held !== undefined && options?.forceRefresh !== true && options?.signal?.aborted !== true) {
       const now = this.#clock.now();
       if (now < held.refreshAt) return held.answer;
       if (now < held.usableUntil) {

@@ -31,7 +31,7 @@ export type SourceConfig = Pick<
 >;
 
 /** The most of a token answer that is read: PropQ's are under 2 KiB. */
-export const MAX_TOKEN_BODY = 64 * 1024;
+const MAX_TOKEN_BODY = 64 * 1024;
 
 // A server's `error` must not pass for one of the library's own verdicts.
 const OWN_CODES = new Set(["config", "timeout", "network_error", "http_error", "invalid_response", "foreign_origin"]);
