@@ -1,5 +1,5 @@
 // Shared set-up for the core tests: a local PropQ server and a client wired to it.
-import { type ClientOptions, createClient, MemoryCache, type PropQClient } from "@propq/auth";
+import { type ClientOptions, createClient, MemoryCache, type PropQClient, type TokenCache } from "@propq/auth";
 import { startTestServer, type TestServer, type TestServerOptions } from "@propq/auth/testing";
 
 /** A local PropQ server and a client of its own (a fresh MemoryCache, fast retries). */
@@ -24,6 +24,18 @@ export async function setup(
     ...clientOptions,
   };
   return { server, client: createClient(options), options };
+}
+
+/** A client of `server` on `cache`, with fast retries. */
+export function clientOn(server: TestServer, cache: TokenCache, options: ClientOptions = {}): PropQClient {
+  return createClient({
+    clientId: server.clientId,
+    clientSecret: server.clientSecret,
+    tokenUrl: server.tokenUrl,
+    cache,
+    retryDelayMs: 10,
+    ...options,
+  });
 }
 
 /** Runs `body` with a fresh setup and always closes the server. */

@@ -6,39 +6,18 @@ import { readFileSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { startTestServer, type TestServer, type TestServerOptions } from "@propq/auth/testing";
-import { cliEnv, type CliResult, runCli, tempDir } from "./fixtures/cli_spawn.ts";
+import type { TestServerOptions } from "@propq/auth/testing";
+import { type CliSession, runCli, withCliSession } from "./fixtures/cli_spawn.ts";
 
 const SECRET = "S3cret-never-printed-7f3a";
 const onNode = !("Deno" in globalThis) && !("Bun" in globalThis);
 
-interface Cli {
-  server: TestServer;
-  dir: string;
-  env: Record<string, string>;
-  cli(args: string[], options?: { env?: Record<string, string>; stdin?: string }): Promise<CliResult>;
+interface Cli extends Omit<CliSession, "run"> {
+  cli: CliSession["run"];
 }
 
-async function withCli(body: (cli: Cli) => Promise<void>, options: TestServerOptions = {}): Promise<void> {
-  const server = await startTestServer({ clientSecret: SECRET, ...options });
-  const dir = await tempDir();
-  const env = cliEnv(server, dir.path);
-  try {
-    await body({
-      server,
-      dir: dir.path,
-      env,
-      cli: async (args, extra = {}) => {
-        const result = await runCli(args, { env: { ...env, ...extra.env }, stdin: extra.stdin });
-        // Whatever happened, the secret is in neither stream.
-        assert.ok(!result.stdout.includes(SECRET) && !result.stderr.includes(SECRET), `secret printed by ${args}`);
-        return result;
-      },
-    });
-  } finally {
-    await server.close();
-    await dir.remove();
-  }
+function withCli(body: (cli: Cli) => Promise<void>, server: TestServerOptions = {}): Promise<void> {
+  return withCliSession(SECRET, ({ run, ...session }) => body({ ...session, cli: run }), { server });
 }
 
 describe("propq-auth token", () => {

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { type RecordedRequest, startTestServer, type TestServer } from "@propq/auth/testing";
-import { cliEnv, type CliResult, finished, runCli, startCli, tempDir } from "./fixtures/cli_spawn.ts";
+import type { RecordedRequest, TestServer } from "@propq/auth/testing";
+import { type CliSession, finished, startCli, withCliSession } from "./fixtures/cli_spawn.ts";
 
 const SECRET = "S3cret-units-never-printed";
 const HEADER = "UntName,UntStatus,UntPrice,UntDirections";
@@ -36,36 +36,16 @@ function spreadsheet(count: number): { units: Unit[]; csv: string } {
   return { units, csv: `\uFEFF${lines.join("\r\n")}\r\n` };
 }
 
-interface Run {
-  server: TestServer;
-  dir: string;
-  env: Record<string, string>;
-  units(args: string[], options?: { env?: Record<string, string>; stdin?: string }): Promise<CliResult>;
+interface Run extends Omit<CliSession, "run"> {
+  units: CliSession["run"];
 }
 
-async function withUnits(body: (run: Run) => Promise<void>, apiDelayMs = 0): Promise<void> {
-  const server = await startTestServer({ clientSecret: SECRET, apiDelayMs });
-  const dir = await tempDir();
-  const env = cliEnv(server, dir.path);
-  try {
-    await body({
-      server,
-      dir: dir.path,
-      env,
-      units: async (args, options = {}) => {
-        const result = await runCli(["units", "update", ...args], {
-          env: options.env ?? env,
-          stdin: options.stdin,
-          timeoutMs: 60_000,
-        });
-        assert.ok(!result.stdout.includes(SECRET) && !result.stderr.includes(SECRET), "the secret was printed");
-        return result;
-      },
-    });
-  } finally {
-    await server.close();
-    await dir.remove();
-  }
+function withUnits(body: (run: Run) => Promise<void>, apiDelayMs = 0): Promise<void> {
+  return withCliSession(
+    SECRET,
+    ({ run, ...session }) => body({ ...session, units: (args, options) => run(["units", "update", ...args], options) }),
+    { server: { apiDelayMs }, timeoutMs: 60_000 },
+  );
 }
 
 const updates = (server: TestServer): RecordedRequest[] =>
@@ -205,10 +185,10 @@ describe("propq-auth units update checks every row before sending any", () => {
     }));
 
   test("--dry-run prints each update as a JSON line, sends nothing, needs no credentials", () =>
-    withUnits(async ({ server, dir, units, env }) => {
+    withUnits(async ({ server, dir, units }) => {
       const { units: expected, csv } = spreadsheet(12);
       await writeFile(join(dir, "units.csv"), csv);
-      const { PROPQ_CLIENT_ID: _, PROPQ_CLIENT_SECRET: __, ...noCredentials } = env;
+      const noCredentials = { PROPQ_CLIENT_ID: "", PROPQ_CLIENT_SECRET: "" };
       const { code, stdout, stderr } = await units(["1234", join(dir, "units.csv"), "--dry-run"], {
         env: noCredentials,
       });
@@ -262,9 +242,9 @@ describe("propq-auth units update checks every row before sending any", () => {
     }));
 
   test("refused credentials fail the run once, before any row is sent", () =>
-    withUnits(async ({ server, dir, units, env }) => {
+    withUnits(async ({ server, dir, units }) => {
       await writeFile(join(dir, "units.csv"), spreadsheet(20).csv);
-      const wrong = { ...env, PROPQ_CLIENT_SECRET: "wrong-secret" };
+      const wrong = { PROPQ_CLIENT_SECRET: "wrong-secret" };
       const { code, stderr } = await units(["1234", join(dir, "units.csv")], { env: wrong });
       assert.equal(code, 1);
       assert.equal(stderr.match(/invalid_client/g)?.length, 1);

@@ -1,4 +1,4 @@
-// Refresh ahead across a fleet (SPEC §5): 8 processes sharing a FileCache or a KvCache make ONE background refresh
+// Refresh ahead across a fleet: 8 processes sharing a FileCache, a KvCache or a RedisCache make ONE background refresh
 // between them when their shared token reaches its refresh window, and every one of them moves to the new token.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,17 +8,19 @@ import { join } from "node:path";
 import { startTestServer } from "@propq/auth/testing";
 import { finished, ready, startFixture } from "./_process.ts";
 import { kvUnavailable } from "./fixtures/kv_open.ts";
+import { redisServerMissing, startRedisServer } from "./_redis_server.ts";
 
 const FLEET = 8;
 
-async function fleetRefresh(cache: "file" | "kv"): Promise<void> {
+async function fleetRefresh(cache: "file" | "kv" | "redis"): Promise<void> {
   // An 8 s token: refreshed 4 s after it is issued; the next refresh would come 4 s later, after the run ends.
   const server = await startTestServer({ expiresIn: 8 });
   const dir = await mkdtemp(join(tmpdir(), "propq-auth-fleet-"));
+  const redis = cache === "redis" ? await startRedisServer() : undefined;
   const go = join(dir, "go");
   try {
     const env = { PROPQ_CLIENT_ID: String(server.clientId), PROPQ_CLIENT_SECRET: server.clientSecret };
-    const path = join(dir, cache === "kv" ? "tokens.sqlite" : "tokens.json");
+    const path = redis?.url ?? join(dir, cache === "kv" ? "tokens.sqlite" : "tokens.json");
     const members = Array.from({ length: FLEET }, () =>
       startFixture("fleet_refresh", [
         "--cache",
@@ -47,6 +49,7 @@ async function fleetRefresh(cache: "file" | "kv"): Promise<void> {
     }
   } finally {
     await server.close();
+    await redis?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -56,3 +59,7 @@ test(`FileCache: ${FLEET} processes make one background refresh between them`, (
 test(`KvCache: ${FLEET} processes make one background refresh between them`, {
   skip: kvUnavailable() ?? false,
 }, () => fleetRefresh("kv"));
+
+test(`RedisCache: ${FLEET} processes make one background refresh between them`, {
+  skip: redisServerMissing() ?? false,
+}, () => fleetRefresh("redis"));

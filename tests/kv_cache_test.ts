@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { createClient, type TokenCache } from "@propq/auth";
 import { KvCache, type KvLike } from "@propq/auth/kv";
 import { startTestServer, type TestServer, verifyTokenCache } from "@propq/auth/testing";
 import { cacheKey } from "../src/_cache_key.ts";
 import { finished, type FixtureResult, ready, startFixture } from "./_process.ts";
 import { isBun, kvUnavailable, openTestKv, type TestKv } from "./fixtures/kv_open.ts";
 import { ALL_CHECKS } from "./_cache_checks.ts";
+import { clientOn } from "./_helpers.ts";
 
 const HOUR = 3_600_000;
 const skip = kvUnavailable();
@@ -63,16 +63,6 @@ async function withKv(
     await server.close();
     await store.cleanup();
   }
-}
-
-function clientOn(server: TestServer, cache: TokenCache) {
-  return createClient({
-    clientId: server.clientId,
-    clientSecret: server.clientSecret,
-    tokenUrl: server.tokenUrl,
-    cache,
-    retryDelayMs: 10,
-  });
 }
 
 function keyOf(server: TestServer): Promise<string> {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ClientOptions, createClient, type PropQAuthEvent, type TokenCache } from "@propq/auth";
+import type { PropQAuthEvent } from "@propq/auth";
 import { RedisCache, type RedisCommand } from "@propq/auth/redis";
 import { startTestServer, type TestServer, verifyTokenCache } from "@propq/auth/testing";
 import { cacheKey } from "../src/_cache_key.ts";
@@ -9,6 +9,7 @@ import { type RedisServer, redisServerMissing, startRedisServer } from "./_redis
 import { bunRedis, ioRedis } from "./fixtures/redis_clients.ts";
 import { nodeRedis, type RedisConnection } from "./fixtures/redis_connect.ts";
 import { ALL_CHECKS } from "./_cache_checks.ts";
+import { clientOn } from "./_helpers.ts";
 
 const HOUR = 3_600_000;
 const skip = redisServerMissing();
@@ -37,17 +38,6 @@ async function withRedis(body: (redis: RedisServer, raw: RedisConnection) => Pro
     raw?.destroy();
     await redis.close();
   }
-}
-
-function clientOn(server: TestServer, cache: TokenCache, options: ClientOptions = {}) {
-  return createClient({
-    clientId: server.clientId,
-    clientSecret: server.clientSecret,
-    tokenUrl: server.tokenUrl,
-    cache,
-    retryDelayMs: 10,
-    ...options,
-  });
 }
 
 function credentials(server: TestServer): Record<string, string> {
